@@ -1,0 +1,76 @@
+"""Shared fixtures: real PostgreSQL/PostGIS and Redis servers, seeded randomness.
+
+Tests marked ``postgres`` or ``redis`` talk to real servers. Outside CI they skip with the
+reason when no server is reachable; under ``CI=true`` a missing server fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SCENESCOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("SCENESCOUT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unavailable(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({type(error).__name__}: {error})"
+    if IN_CI:
+        pytest.fail(f"{message}; under CI=true this is a failure, not a skip", pytrace=False)
+    pytest.skip(f"{message}; start it or set CI=true to make this a failure")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261126)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(worker_id: str) -> Iterator[str]:
+    """URL of a fresh database with PostGIS, one per xdist worker, dropped at the end."""
+    import sqlalchemy as sa
+
+    name = f"scenescout_test_{worker_id}".replace("-", "_")
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - any connection failure means "no server"
+        admin.dispose()
+        _unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL}", error)
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except Exception as error:  # noqa: BLE001
+        _unavailable("PostGIS (package postgresql-15-postgis-3)", error)
+    finally:
+        engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """URL of a real Redis database, flushed before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except Exception as error:  # noqa: BLE001
+        _unavailable(f"Redis at {REDIS_URL}", error)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
