@@ -1,0 +1,1 @@
+"""One algorithm per module behind the :class:`~scenescout.recommenders.base.Recommender` protocol."""

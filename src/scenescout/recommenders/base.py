@@ -1,0 +1,118 @@
+"""The one small protocol every recommender implements, and the data it works on.
+
+A recommender is fitted on :class:`TrainingData` and batch-scores the candidate events of a
+:class:`ScoringContext`: one float per candidate, higher is better, ``NaN`` meaning "cannot
+score this one" (the hybrid then renormalizes over the components that could).
+
+Conventions (scikit-learn, RecTools): constructors only store a typed pydantic config;
+public :meth:`Recommender.fit` validates and records fitted state, subclasses implement
+``_fit``; learned attributes end in ``_``; ``get_config``/``from_config`` round-trip.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from scenescout.domain import GeoPoint, Interaction
+from scenescout.frames import EventFrame, InteractionLog
+from scenescout.profiles.profile import UserProfile
+
+ScoreArray = npt.NDArray[np.float64]
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a recommender is used before :meth:`Recommender.fit`."""
+
+
+class RecommenderConfig(BaseModel):
+    """Base of every recommender's typed config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class TrainingData:
+    """What recommenders learn from.
+
+    ``events`` holds every event the interactions refer to (past and upcoming), so content
+    features are available; ``now_ts`` is the training reference time (epoch seconds).
+    ``user_homes`` maps user id to a (lat, lng) home when known.
+    """
+
+    interactions: InteractionLog
+    events: EventFrame
+    now_ts: int
+    user_homes: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class ScoringContext:
+    """One request's view for scoring: who, where, when, and the candidate events.
+
+    ``location`` is the request location, or the user's home when none was given, or
+    ``None``. ``profile`` is the user's current profile (``None`` or cold for new users).
+    """
+
+    user_id: str
+    candidates: EventFrame
+    now_ts: int
+    location: GeoPoint | None = None
+    profile: UserProfile | None = None
+
+
+class Recommender(ABC):
+    """Base class: fit on training data, batch-score candidates, round-trip config."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[RecommenderConfig]]
+
+    def __init__(self, config: RecommenderConfig | None = None, **overrides: Any) -> None:
+        base = config if config is not None else self.config_class()
+        self.config = self.config_class.model_validate({**base.model_dump(), **overrides})
+        self.is_fitted_ = False
+
+    def fit(self, data: TrainingData) -> Self:
+        """Learn from ``data`` (a refit replaces all learned state) and return ``self``."""
+        if len(data.interactions) and len(data.events) == 0:
+            raise ValueError("training data has interactions but no events to describe them")
+        self._fit(data)
+        self.is_fitted_ = True
+        return self
+
+    def score(self, context: ScoringContext) -> ScoreArray:
+        """One score per candidate (``NaN`` = cannot score), as a float64 array."""
+        if not self.is_fitted_:
+            raise NotFittedError(f"{self.name} recommender is not fitted; call fit() first")
+        scores = np.asarray(self._score(context), dtype=np.float64)
+        if scores.shape != (len(context.candidates),):
+            raise AssertionError(
+                f"{self.name} returned {scores.shape} scores for {len(context.candidates)} candidates"
+            )
+        return scores
+
+    def partial_update(self, interaction: Interaction, event: EventFrame | None = None) -> None:
+        """Learn from one new interaction in real time; the default learns nothing.
+
+        ``event`` is a one-row frame describing the interacted event when it is known.
+        """
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, **self.config.model_dump(mode="json")}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        values = {k: v for k, v in config.items() if k != "name"}
+        return cls(cls.config_class.model_validate(values))
+
+    @abstractmethod
+    def _fit(self, data: TrainingData) -> None: ...
+
+    @abstractmethod
+    def _score(self, context: ScoringContext) -> npt.ArrayLike: ...
