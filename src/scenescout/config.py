@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scenescout.profiles.config import ProfileConfig
+
 DEFAULT_DATABASE_URL = "sqlite:///data/scenescout.db"
 
 
@@ -95,6 +97,7 @@ class PersonalizationConfig(_Section):
     algorithms: AlgorithmsConfig = Field(default_factory=AlgorithmsConfig)
     diversity: DiversityConfig = Field(default_factory=DiversityConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    profiles: ProfileConfig = Field(default_factory=ProfileConfig)
 
 
 class Settings(BaseSettings):

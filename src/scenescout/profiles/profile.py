@@ -50,6 +50,17 @@ class UserProfile:
     Each affinity map holds the sum of decayed interaction weights per key; negative
     feedback (dismiss, hide) makes values negative. ``strength`` in [0, 1] grows with the
     amount of (decayed) evidence and feeds the confidence of recommendations.
+
+    All decayed values refer to ``reference_ts`` (epoch seconds). ``categories`` is the
+    blend that scorers read: ``learned_categories`` (interactions alone) plus, for each of
+    ``explicit_categories``, a prior that fades as ``strength`` grows. ``time_of_week``
+    keys are cells of the event's start in UTC (see :func:`time_of_week_key`); ``venues``
+    are keyed by venue id and ``price_bands`` by :data:`PRICE_BANDS` name of ``price_min``.
+
+    The builder's bookkeeping for incremental updates: ``recent_categories`` (category
+    weights under the short, change-detection half-life), ``positive_weight`` (decayed sum
+    of positive weights, behind ``strength``) and ``distance_weight`` (decayed weight behind
+    ``typical_distance_km``).
     """
 
     user_id: str
@@ -68,6 +79,10 @@ class UserProfile:
     explicit_categories: tuple[str, ...] = ()
     excluded_categories: tuple[str, ...] = ()
     home: tuple[float, float] | None = None
+    learned_categories: dict[str, float] = field(default_factory=dict)
+    recent_categories: dict[str, float] = field(default_factory=dict)
+    positive_weight: float = 0.0
+    distance_weight: float = 0.0
 
     @property
     def is_cold(self) -> bool:
