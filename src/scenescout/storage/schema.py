@@ -1,9 +1,10 @@
 """The relational schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
 Times are stored as timezone-aware timestamps (``timestamptz`` on PostgreSQL; UTC text on
-SQLite, read back as aware UTC). PostgreSQL-only parts, added by the migration: the PostGIS
-``geog geography(Point, 4326)`` columns (generated from lat/lng) with GiST indexes, and the
-row-level security policies on the user-owned tables listed in :data:`USER_OWNED_TABLES`.
+SQLite, read back as aware UTC). PostgreSQL-only parts, added by the migration and absent
+here: the PostGIS ``geography(Point, 4326)`` columns ``events.geog``, ``venues.geog`` and
+``users.home_geog`` (generated from lat/lng, STORED) with GiST indexes, and the row-level
+security policies on the user-owned tables listed in :data:`USER_OWNED_TABLES`.
 """
 
 from __future__ import annotations
@@ -122,10 +123,18 @@ user_behavior = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+IDEMPOTENCY_KEY_PRESENT = "idempotency_key IS NOT NULL"
+"""The predicate of the idempotency index; ``ON CONFLICT`` must repeat it to infer the index."""
+
 user_interactions = sa.Table(
     "user_interactions",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("user_id", sa.Text, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("event_id", sa.Text, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
     sa.Column("interaction_type", sa.Text, nullable=False),
@@ -138,7 +147,16 @@ user_interactions = sa.Table(
         "'dismiss', 'hide')",
         name="type_known",
     ),
-    sa.UniqueConstraint("user_id", "idempotency_key"),
+    # A partial unique index rather than a constraint: rows without a key (most of a bulk
+    # import) cost nothing, and SQLite can drop and rebuild it around a bulk load.
+    sa.Index(
+        "uq_user_interactions_user_id_idempotency_key",
+        "user_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=sa.text(IDEMPOTENCY_KEY_PRESENT),
+        postgresql_where=sa.text(IDEMPOTENCY_KEY_PRESENT),
+    ),
     sa.Index(None, "user_id", "occurred_at"),
     sa.Index(None, "event_id"),
     sa.Index(None, "occurred_at"),
@@ -166,12 +184,16 @@ user_similarities = sa.Table(
     ),
     sa.Column("similarity", sa.Float, nullable=False),
     sa.Column("computed_at", UTCDateTime, nullable=False),
+    # Deleting a user cascades through similar_user_id too; without an index that is a scan.
+    sa.Index(None, "similar_user_id"),
 )
 
 event_features = sa.Table(
     "event_features",
     metadata,
-    sa.Column("event_id", sa.Text, sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "event_id", sa.Text, sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("features", JSONType, nullable=False),
     sa.Column("popularity", sa.Float, nullable=False, server_default="0"),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -180,7 +202,12 @@ event_features = sa.Table(
 recommendation_logs = sa.Table(
     "recommendation_logs",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("user_id", sa.Text, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("request", JSONType, nullable=False),
     sa.Column("variant", sa.Text),

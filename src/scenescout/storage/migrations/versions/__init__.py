@@ -1,0 +1,1 @@
+"""Alembic revision scripts (ignored by Alembic itself; makes the folder a package)."""
