@@ -87,14 +87,31 @@ class Recommender(ABC):
 
     def score(self, context: ScoringContext) -> ScoreArray:
         """One score per candidate (``NaN`` = cannot score), as a float64 array."""
-        if not self.is_fitted_:
-            raise NotFittedError(f"{self.name} recommender is not fitted; call fit() first")
+        self._require_fitted()
         scores = np.asarray(self._score(context), dtype=np.float64)
         if scores.shape != (len(context.candidates),):
             raise AssertionError(
-                f"{self.name} returned {scores.shape} scores for {len(context.candidates)} candidates"
+                f"{self.name} returned {scores.shape} scores "
+                f"for {len(context.candidates)} candidates"
             )
         return scores
+
+    def prepare_events(self, events: EventFrame) -> None:
+        """Precompute per-event state (content vectors, neighbours) for events to be scored.
+
+        An optional warm-up, e.g. when a new catalog snapshot loads, so that requests only
+        gather precomputed rows; scoring computes whatever is missing on first use anyway.
+        """
+        self._require_fitted()
+        self._prepare_events(events)
+
+    def _prepare_events(self, events: EventFrame) -> None:
+        """Subclasses with per-event caches fill them here; the default has none."""
+        return None
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted_:
+            raise NotFittedError(f"{self.name} recommender is not fitted; call fit() first")
 
     def partial_update(self, interaction: Interaction, event: EventFrame | None = None) -> None:
         """Learn from one new interaction in real time; the default learns nothing.
