@@ -199,7 +199,7 @@ class EventFeaturizer:
             self._one_hot(price_band_codes(events.price_min), 4),
         ]
         parts = [
-            (normalize(block) if block.shape[0] else block) * np.sqrt(weight)
+            (normalize(block) if min(block.shape) else block) * np.sqrt(weight)
             for block, weight in zip(blocks, CONTENT_BLOCK_WEIGHTS.values(), strict=True)
         ]
         return sp.csr_matrix(sp.hstack(parts, format="csr", dtype=np.float32))

@@ -85,6 +85,9 @@ class _TextProfile:
     reference_ts: int
 
 
+_NO_TEXT_TOKEN = "scenescoutnotext"
+
+
 def _event_texts(events: EventFrame) -> list[str]:
     return [
         f"{title} {description} {' '.join(tags)}"
@@ -107,7 +110,7 @@ def _weighted_mean(parts: list[tuple[float, ScoreArray]], n: int) -> ScoreArray:
 
 def _row_cosines(rows: sp.csr_matrix) -> npt.NDArray[np.float64]:
     """Dense cosine similarity between the rows of a sparse matrix (0 for empty rows)."""
-    if rows.shape[1] == 0:
+    if min(rows.shape) == 0:
         return np.zeros((rows.shape[0], rows.shape[0]))
     unit = normalize(rows)
     return np.asarray((unit @ unit.T).toarray(), dtype=np.float64)
@@ -140,12 +143,16 @@ class ContentRecommender(Recommender):
 
     def _fit(self, data: TrainingData) -> None:
         config = self.config
+        texts = _event_texts(data.events)
+        # Events with no text at all (imported places) leave the text part silent, not broken.
+        if not any(text.strip() for text in texts):
+            texts = [_NO_TEXT_TOKEN]
         self.vectorizer_ = TfidfVectorizer(
             stop_words="english",
             sublinear_tf=True,
             max_features=config.max_vocabulary,
             dtype=np.float32,
-        ).fit(_event_texts(data.events))
+        ).fit(texts)
         self.n_terms_ = len(self.vectorizer_.vocabulary_)
         self.terms_ = EventMemo(self._event_terms)
         matrix = InteractionMatrix.from_log(data.interactions)
