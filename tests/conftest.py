@@ -42,7 +42,7 @@ def postgres_server_url(worker_id: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any connection failure means "no server"
+    except Exception as error:
         admin.dispose()
         _unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL}", error)
     url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -50,7 +50,7 @@ def postgres_server_url(worker_id: str) -> Iterator[str]:
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _unavailable("PostGIS (package postgresql-15-postgis-3)", error)
     finally:
         engine.dispose()
@@ -68,7 +68,7 @@ def redis_url() -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _unavailable(f"Redis at {REDIS_URL}", error)
     client.flushdb()
     yield REDIS_URL

@@ -145,8 +145,12 @@ class EventFrame:
             ids=np.array([e.id for e in events], dtype=object),
             lat=np.array([e.lat for e in events], dtype=np.float64),
             lng=np.array([e.lng for e in events], dtype=np.float64),
-            start_ts=np.array([to_epoch_seconds(e.start_time, NO_START_TS) for e in events], dtype=np.int64),
-            end_ts=np.array([to_epoch_seconds(e.end_time, NO_END_TS) for e in events], dtype=np.int64),
+            start_ts=np.array(
+                [to_epoch_seconds(e.start_time, NO_START_TS) for e in events], dtype=np.int64
+            ),
+            end_ts=np.array(
+                [to_epoch_seconds(e.end_time, NO_END_TS) for e in events], dtype=np.int64
+            ),
             published_ts=np.array(
                 [to_epoch_seconds(e.published_at, NO_START_TS) for e in events], dtype=np.int64
             ),

@@ -14,7 +14,10 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def haversine_km(
-    lat1: float | FloatArray, lng1: float | FloatArray, lat2: float | FloatArray, lng2: float | FloatArray
+    lat1: float | FloatArray,
+    lng1: float | FloatArray,
+    lat2: float | FloatArray,
+    lng2: float | FloatArray,
 ) -> FloatArray:
     """Great-circle distance in km; broadcasts like numpy (scalars or arrays)."""
     phi1 = np.radians(lat1)
@@ -34,9 +37,7 @@ def haversine_km_scalar(lat1: float, lng1: float, lat2: float, lng2: float) -> f
     return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, a))))
 
 
-def bounding_box(
-    lat: float, lng: float, radius_km: float
-) -> tuple[float, float, float, float]:
+def bounding_box(lat: float, lng: float, radius_km: float) -> tuple[float, float, float, float]:
     """A (min_lat, max_lat, min_lng, max_lng) box that contains the circle.
 
     Conservative: every point within ``radius_km`` lies inside. Near a pole, or when the
