@@ -15,7 +15,7 @@ import pytest
 POSTGRES_ADMIN_URL = os.environ.get(
     "SCENESCOUT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("SCENESCOUT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_SERVER_URL = os.environ.get("SCENESCOUT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -61,16 +61,18 @@ def postgres_server_url(worker_id: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    """URL of a real Redis database, flushed before and after the test."""
+def redis_url(worker_id: str) -> Iterator[str]:
+    """URL of a real Redis database of this xdist worker's own, flushed before and after."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    worker = int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0
+    url = f"{REDIS_SERVER_URL.rstrip('/')}/{15 - worker % 15}"
+    client = redis.Redis.from_url(url)
     try:
         client.ping()
     except Exception as error:
-        _unavailable(f"Redis at {REDIS_URL}", error)
+        _unavailable(f"Redis at {url}", error)
     client.flushdb()
-    yield REDIS_URL
+    yield url
     client.flushdb()
     client.close()

@@ -1,0 +1,185 @@
+"""L2: cache entries in Redis, invalidated by key pattern, by tag sets, or both.
+
+An entry is a hash ``{v: <orjson value>, e: <orjson list of event ids>}`` under its key
+(:mod:`scenescout.cache.keys`) with the cache TTL. Invalidation strategies:
+
+``pattern``
+    No tag sets. A user's entries are found with ``SCAN MATCH ss:rec:{user}:*``; an event's by
+    scanning every entry and reading its ``e`` field. Both are a pass over the keyspace in
+    ``SCAN`` batches, so this suits small caches, or deployments that want no extra keys.
+``tag``
+    Every write also adds the key to ``ss:tag:user:{user}`` and to ``ss:tag:event:{event}`` for
+    each listed event, and gives those sets the cache TTL (the newest write's, so a set outlives
+    the entries in it when every writer uses the same TTL). Invalidation reads and deletes the
+    set in one transaction, then deletes its members: cost proportional to the entries removed.
+``hybrid``
+    ``tag``, except that a user whose tag set is missing (expired early, evicted under memory
+    pressure, or entries written by a ``pattern`` instance) is also looked up by pattern. Events
+    have no pattern in the key, so event invalidation stays tag-only: falling back to a whole
+    keyspace pass on every change of an uncached event would cost more than it protects.
+
+Every method raises :class:`redis.RedisError` when Redis fails; the caller decides what an
+outage means (see :class:`~scenescout.cache.RecommendationCache`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import orjson
+import redis
+
+from scenescout.cache.keys import (
+    ENTRY_PREFIX,
+    TAG_PREFIX,
+    event_tag_key,
+    user_entries_pattern,
+    user_tag_key,
+)
+
+InvalidationStrategy = Literal["pattern", "tag", "hybrid"]
+DEFAULT_SCAN_COUNT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEntry:
+    """One entry read from Redis: the orjson payload, its events and its remaining TTL."""
+
+    payload: bytes
+    event_ids: tuple[str, ...]
+    ttl_ms: int
+
+
+class RedisStore:
+    """Reads, writes and invalidates L2 entries on one Redis client.
+
+    Parameters
+    ----------
+    client
+        A redis-py client (``decode_responses=False``).
+    strategy
+        How invalidation finds entries; see the module docstring.
+    ttl_seconds
+        TTL of entries and tag sets.
+    channel
+        The pub/sub channel :meth:`publish` broadcasts on.
+    scan_count
+        ``COUNT`` hint of each ``SCAN`` call of the pattern path.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        strategy: InvalidationStrategy,
+        ttl_seconds: int,
+        channel: str,
+        scan_count: int = DEFAULT_SCAN_COUNT,
+    ) -> None:
+        self.client = client
+        self.strategy = strategy
+        self.ttl_seconds = ttl_seconds
+        self.channel = channel
+        self.scan_count = scan_count
+
+    def ping(self) -> None:
+        """Raise unless Redis answers."""
+        self.client.ping()
+
+    def get(self, key: str) -> RemoteEntry | None:
+        """The entry under ``key`` with its remaining TTL, or ``None``."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hmget(key, ["v", "e"])
+        pipe.pttl(key)
+        (payload, events), ttl_ms = pipe.execute()
+        if payload is None:
+            return None
+        # -1 (no expiry) only happens if someone persisted the key by hand.
+        return RemoteEntry(
+            payload=payload,
+            event_ids=tuple(orjson.loads(events)) if events else (),
+            ttl_ms=ttl_ms if ttl_ms > 0 else self.ttl_seconds * 1000,
+        )
+
+    def put(self, key: str, user_id: str, payload: bytes, event_ids: Sequence[str]) -> None:
+        """Write an entry (and its tags, unless the strategy is ``pattern``) atomically."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(key, mapping={"v": payload, "e": orjson.dumps(list(event_ids))})
+        pipe.expire(key, self.ttl_seconds)
+        if self.strategy != "pattern":
+            for tag in (user_tag_key(user_id), *map(event_tag_key, event_ids)):
+                pipe.sadd(tag, key)
+                pipe.expire(tag, self.ttl_seconds)
+        pipe.execute()
+
+    def invalidate_user(self, user_id: str) -> set[str]:
+        """Delete every entry of ``user_id``; the keys deleted."""
+        if self.strategy == "pattern":
+            return self._delete_matching(user_entries_pattern(user_id))
+        deleted, tag_existed = self._delete_tagged(user_tag_key(user_id))
+        if self.strategy == "hybrid" and not tag_existed:
+            deleted |= self._delete_matching(user_entries_pattern(user_id))
+        return deleted
+
+    def invalidate_event(self, event_id: str) -> set[str]:
+        """Delete every entry listing ``event_id``; the keys deleted."""
+        if self.strategy == "pattern":
+            return self._delete_listing(event_id)
+        deleted, _ = self._delete_tagged(event_tag_key(event_id))
+        return deleted
+
+    def clear(self) -> set[str]:
+        """Delete every entry and tag set; the entry keys deleted."""
+        for keys in self._scan(f"{TAG_PREFIX}*"):
+            self.client.delete(*keys)
+        return self._delete_matching(f"{ENTRY_PREFIX}*")
+
+    def publish(self, message: bytes) -> None:
+        """Broadcast ``message`` on the invalidation channel."""
+        self.client.publish(self.channel, message)
+
+    def _delete_tagged(self, tag: str) -> tuple[set[str], bool]:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.smembers(tag)
+        pipe.delete(tag)
+        members, existed = pipe.execute()
+        return self._delete(members), bool(existed)
+
+    def _delete_matching(self, pattern: str) -> set[str]:
+        deleted: set[str] = set()
+        for keys in self._scan(pattern):
+            deleted |= self._delete(keys)
+        return deleted
+
+    def _delete_listing(self, event_id: str) -> set[str]:
+        deleted: set[str] = set()
+        for keys in self._scan(f"{ENTRY_PREFIX}*"):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hget(key, "e")
+            listing = [
+                key
+                for key, events in zip(keys, pipe.execute(), strict=True)
+                if events is not None and event_id in orjson.loads(events)
+            ]
+            deleted |= self._delete(listing)
+        return deleted
+
+    def _delete(self, keys: Iterable[bytes]) -> set[str]:
+        keys = list(keys)
+        if not keys:
+            return set()
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        return {key.decode() for key, n in zip(keys, pipe.execute(), strict=True) if n}
+
+    def _scan(self, pattern: str) -> Iterator[list[bytes]]:
+        cursor = 0
+        while True:
+            cursor, keys = self.client.scan(cursor, match=pattern, count=self.scan_count)
+            if keys:
+                yield cast(list[bytes], keys)  # the client does not decode responses
+            if cursor == 0:
+                return
