@@ -16,7 +16,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -82,6 +84,16 @@ DatabaseUrl = Annotated[
 ]
 
 
+Now = Annotated[
+    str | None,
+    typer.Option(
+        help="The time to recommend at (ISO 8601), e.g. a generated world's reference time. "
+        "Default: the current time.",
+        show_default=False,
+    ),
+]
+
+
 def _settings(database_url: str | None) -> Settings:
     settings = Settings()
     if database_url:
@@ -97,6 +109,16 @@ def _open_store(database_url: str | None, *, migrate: bool = True) -> Any:
     if migrate:
         db.migrate()
     return Store(db)
+
+
+def _instant(option: str, text: str) -> datetime:
+    """An option's ISO 8601 time (naive means UTC) or epoch seconds."""
+    from scenescout.datasets.loaders import parse_timestamp
+
+    try:
+        return parse_timestamp(text)
+    except (ValueError, OverflowError, OSError):
+        raise CliError(f"{option} {text!r} is not ISO 8601") from None
 
 
 @contextmanager
@@ -146,7 +168,6 @@ def generate(
 ) -> None:
     """Generate a synthetic event world with a hidden ground truth and load it."""
     from scenescout.datasets.generator import WorldConfig, generate_world, write_world
-    from scenescout.datasets.loaders import parse_timestamp
 
     options: dict[str, Any] = {
         "seed": seed,
@@ -155,10 +176,7 @@ def generate(
         "n_interactions": interactions,
     }
     if reference_time:
-        try:
-            options["reference_time"] = parse_timestamp(reference_time)
-        except ValueError:
-            raise CliError(f"--reference-time {reference_time!r} is not ISO 8601") from None
+        options["reference_time"] = _instant("--reference-time", reference_time)
     config = WorldConfig(**options)
     store = _open_store(database_url)
     existing = store.events.count()
@@ -306,3 +324,358 @@ def demo(
             f"{distances[position]:.1f}",
         )
     console.print(table)
+
+
+def _trained_engine(database_url: str | None, now: datetime) -> Any:
+    """An engine trained on the database as of ``now``, with a status line on stderr."""
+    from scenescout.engine import PersonalizationEngine
+
+    store = _open_store(database_url)
+    if store.events.count() == 0:
+        raise CliError("the database holds no events; run `scenescout generate` or `import`")
+    started = time.perf_counter()
+    with error_console.status("Training on the database..."):
+        engine = PersonalizationEngine.from_store(store, now=now)
+    error_console.print(
+        f"Trained on the database in {time.perf_counter() - started:.1f} s: "
+        f"{len(engine.catalog):,} upcoming events, {len(engine.profiles):,} user profiles."
+    )
+    return engine
+
+
+def _describe(engine: Any, event_id: str) -> tuple[str, str, str, float, float, str]:
+    """Title, category, start (UTC), lat, lng and price range of a catalog event."""
+    from scenescout.frames import from_epoch_seconds
+
+    row = engine.catalog.index_of(event_id)
+    event = engine.catalog.take([row])
+    start = from_epoch_seconds(int(event.start_ts[0]))
+    low, high = float(event.price_min[0]), float(event.price_max[0])
+    price = "free" if high == 0 else f"{low:g}" if low == high else f"{low:g}-{high:g}"
+    return (
+        str(event.title[0]),
+        str(event.categories.name(int(event.category[0])) or ""),
+        "" if start is None else start.strftime("%b %d %H:%M"),
+        float(event.lat[0]),
+        float(event.lng[0]),
+        price,
+    )
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]], right: set[str]) -> Table:
+    """A borderless table whose last column takes (and wraps in) the width left over."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for position, column in enumerate(columns):
+        if position == len(columns) - 1:
+            table.add_column(column, overflow="fold", min_width=12)
+        else:
+            width = max([len(column), *(len(row[position]) for row in rows)])
+            table.add_column(
+                column,
+                justify="right" if column in right else "left",
+                no_wrap=True,
+                min_width=width,
+            )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+@user_errors
+def recommend(
+    user_id: Annotated[str, typer.Option(help="Who to recommend for.")],
+    database_url: DatabaseUrl = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude of the search centre.")] = None,
+    lng: Annotated[float | None, typer.Option(help="Longitude of the search centre.")] = None,
+    radius_km: Annotated[
+        float | None,
+        typer.Option(
+            help="Search radius around --lat/--lng in km. Default: 25.", show_default=False
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Events from this time or date (ISO 8601).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Events until this time or date (a date: the whole day).")
+    ] = None,
+    categories: Annotated[
+        str | None, typer.Option(help="Only these categories, comma-separated.")
+    ] = None,
+    min_price: Annotated[float | None, typer.Option(help="Lowest price.")] = None,
+    max_price: Annotated[float | None, typer.Option(help="Highest price.")] = None,
+    limit: Annotated[int, typer.Option(help="How many recommendations.")] = 20,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="default, conservative, aggressive or discovery. Default: default, "
+            "or discovery for a user the engine knows nothing about.",
+            show_default=False,
+        ),
+    ] = None,
+    now: Now = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the seed's JSON response instead of a table.")
+    ] = False,
+) -> None:
+    """Recommend events to a user, with the reasons why (trains on the database first)."""
+    import json
+
+    from scenescout.domain.recommendation import RecommendationRequest
+
+    if (lat is None) != (lng is None):
+        raise CliError("give --lat and --lng together")
+    if radius_km is not None and lat is None:
+        raise CliError("--radius-km needs --lat and --lng")
+    context: dict[str, Any] = {}
+    if lat is not None:
+        location = {"lat": lat, "lng": lng}
+        context["location"] = (
+            location if radius_km is None else {**location, "radius_km": radius_km}
+        )
+    if start is not None or end is not None:
+        context["time_range"] = {"start": start, "end": end}
+    filters: dict[str, Any] = {}
+    if categories is not None:
+        filters["categories"] = [c.strip() for c in categories.split(",") if c.strip()]
+    if min_price is not None or max_price is not None:
+        filters["price_range"] = {"min": min_price, "max": max_price}
+    request = RecommendationRequest.model_validate(
+        {
+            "user_id": user_id,
+            "context": context,
+            "filters": filters,
+            "limit": limit,
+            **({"preset": preset} if preset else {}),
+        }
+    )
+    moment = _instant("--now", now) if now else datetime.now(UTC)
+    engine = _trained_engine(database_url, moment)
+    result = engine.get_recommendations(request, now_ts=int(moment.timestamp()))
+    if as_json:
+        payload = {"success": True, "data": result.model_dump(mode="json")}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+
+    from scenescout.geo import haversine_km_scalar
+
+    origin = request.context.location
+    profile = engine.profiles.get(user_id)
+    where = (
+        (origin.lat, origin.lng)
+        if origin is not None
+        else profile.home
+        if profile is not None
+        else None
+    )
+    notes = [f"fallback: {result.fallback}"] if result.fallback else []
+    notes += [f"skipped {name}: {why}" for name, why in result.skipped_components.items()]
+    title = f"Recommendations for {user_id}" + (f" ({'; '.join(notes)})" if notes else "")
+    rows = []
+    for rank, item in enumerate(result.recommendations, start=1):
+        name, category, starts, event_lat, event_lng, _ = _describe(engine, item.event_id)
+        distance = (
+            f"{haversine_km_scalar(where[0], where[1], event_lat, event_lng):.1f}" if where else ""
+        )
+        why = item.explanation
+        reason = why.primary_reason
+        if why.contributing_factors:
+            reason += f" ({', '.join(why.contributing_factors)})"
+        rows.append(
+            [
+                str(rank),
+                item.event_id,
+                category,
+                starts,
+                distance,
+                f"{item.score:.3f}",
+                f"{escape(name)}\n[dim]{reason}[/dim]",
+            ]
+        )
+    columns = ["#", "event", "category", "starts (UTC)", "km", "score", "title / why"]
+    table = _table(title, columns, rows, right={"#", "km", "score"})
+    console.print(table)
+    timings = result.performance
+    console.print(
+        f"{len(result.recommendations)} recommendations in {timings.total_time_ms:.1f} ms "
+        f"(candidates {timings.db_time_ms:.1f} ms, scoring {timings.ml_time_ms:.1f} ms)."
+    )
+
+
+@app.command()
+@user_errors
+def similar(
+    database_url: DatabaseUrl = None,
+    event_id: Annotated[str | None, typer.Option(help="Events like this one.")] = None,
+    text: Annotated[str | None, typer.Option(help="Events matching this text.")] = None,
+    k: Annotated[int, typer.Option(min=1, help="How many events.")] = 10,
+    now: Now = None,
+) -> None:
+    """Upcoming events most similar in content to an event or to free text."""
+    if (event_id is None) == (text is None):
+        raise CliError("give exactly one of --event-id or --text")
+    moment = _instant("--now", now) if now else datetime.now(UTC)
+    engine = _trained_engine(database_url, moment)
+    try:
+        found = engine.similar_events(event_id, text, k, now_ts=int(moment.timestamp()))
+    except KeyError as error:
+        raise CliError(str(error.args[0])) from None
+    rows = []
+    for rank, item in enumerate(found, start=1):
+        name, category, starts, _, _, price = _describe(engine, item.event_id)
+        rows.append(
+            [
+                str(rank),
+                item.event_id,
+                category,
+                starts,
+                price,
+                f"{item.similarity:.3f}",
+                escape(name),
+            ]
+        )
+    columns = ["#", "event", "category", "starts (UTC)", "price", "similarity", "title"]
+    table = _table(
+        f"Upcoming events like {event_id or repr(text)}", columns, rows, right={"#", "similarity"}
+    )
+    console.print(table)
+    if not found:
+        console.print("[yellow]No upcoming event shares a word with the query.[/]")
+
+
+def _events_of_files(path: Path | None, train: Any, test: Any) -> Any:
+    """The events of an evaluation from a file, or the ids seen, all at one point."""
+    from scenescout.datasets.loaders import read_events
+    from scenescout.domain import Event
+    from scenescout.frames import EventFrame
+
+    seen = sorted(set(train.event_ids.tolist()) | set(test.event_ids.tolist()))
+    if path is None:
+        return EventFrame.from_events([Event(id=event_id, lat=0.0, lng=0.0) for event_id in seen])
+    records = read_events(path)
+    described = {record.event_id for record in records}
+    missing = [event_id for event_id in seen if event_id not in described]
+    if missing:
+        raise CliError(f"{len(missing):,} interacted events are not in {path} (e.g. {missing[0]})")
+    return EventFrame.from_events(
+        [
+            Event(
+                id=r.event_id,
+                lat=r.lat,
+                lng=r.lng,
+                category=r.category,
+                title=r.title,
+                start_time=r.start_time,
+                end_time=r.end_time,
+            )
+            for r in records
+        ]
+    )
+
+
+@app.command()
+@user_errors
+def evaluate(
+    database_url: DatabaseUrl = None,
+    train: Annotated[
+        Path | None, typer.Option(help="Training interactions: user_id,event_id[,timestamp,...]")
+    ] = None,
+    test: Annotated[Path | None, typer.Option(help="Held-out interactions, same columns.")] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="Events: event_id,lat,lng[,category,title,times]. Default: the ids "
+            "seen, without locations."
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, help="Length of the ranked lists.")] = 10,
+    preset: Annotated[str, typer.Option(help="The personalization config.")] = "default",
+    max_users: Annotated[int, typer.Option(min=1, help="Users evaluated at most.")] = 2_000,
+    radius_km: Annotated[
+        float, typer.Option(min=0.0, help="Candidates within this distance of a user.")
+    ] = 50.0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the metrics here as JSON.")
+    ] = None,
+) -> None:
+    """Offline accuracy of the recommenders, the hybrid, the engine and baselines.
+
+    Each recommender the preset blends is ranked on its own and as the hybrid, next to the
+    whole engine and popularity and random baselines. With --train and --test, on those
+    files (the cut is the first test time). Without, on the database: a temporal split
+    whose test keeps only the events still upcoming at the cut, candidates around each
+    user's home.
+    """
+    import json
+
+    from scenescout.datasets.loaders import read_interactions
+    from scenescout.evaluation.runner import EvaluationSetup, run_evaluation
+    from scenescout.evaluation.splits import relevant_items, upcoming_only_split
+    from scenescout.recommenders.presets import get_preset
+
+    try:
+        config = get_preset(preset)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if (train is None) != (test is None):
+        raise CliError("give --train and --test together")
+    if events is not None and train is None:
+        raise CliError("--events needs --train and --test")
+    if train is not None and test is not None:
+        loaded_at = datetime.now(UTC)
+        train_log = read_interactions(train, default_time=loaded_at)
+        test_log = read_interactions(test, default_time=loaded_at)
+        setup = EvaluationSetup(
+            train=train_log,
+            relevant=relevant_items(test_log),
+            events=_events_of_files(events, train_log, test_log),
+            cut_ts=int(test_log.occurred_ts.min()),
+            radius_km=radius_km,
+            k=k,
+            max_users=max_users,
+        )
+        source = f"{train} / {test}"
+    else:
+        from scenescout.engine import load_users
+
+        store = _open_store(database_url)
+        log = store.interactions.load_log()
+        if len(log) == 0:
+            raise CliError(
+                "the database holds no interactions; run `scenescout generate` or `import`, "
+                "or give --train and --test"
+            )
+        frame = store.events.load_frame()
+        split = upcoming_only_split(log, frame)
+        setup = EvaluationSetup(
+            train=split.train,
+            relevant=relevant_items(split.test),
+            events=frame,
+            cut_ts=split.cut_ts,
+            radius_km=radius_km,
+            k=k,
+            user_homes=load_users(store).homes,
+            max_users=max_users,
+        )
+        source = f"the database (cut {datetime.fromtimestamp(split.cut_ts, UTC):%Y-%m-%d %H:%M})"
+    started = time.perf_counter()
+    console.print(f"Evaluating on {source}: training, then ranking for each user...")
+    try:
+        with _progress() as progress:
+            results = run_evaluation(setup, config, progress=progress)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    elapsed = time.perf_counter() - started
+    metrics = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"map@{k}", "coverage"]
+    table = Table(title=f"Top-{k} accuracy, preset {preset} ({elapsed:.0f} s)")
+    table.add_column("algorithm")
+    for metric in [*metrics, "users"]:
+        table.add_column(metric, justify="right")
+    for name, values in sorted(results.items(), key=lambda item: -item[1][metrics[0]]):
+        table.add_row(name, *(f"{values[m]:.4f}" for m in metrics), f"{values['users']:.0f}")
+    console.print(table)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2, sort_keys=True))
+        console.print(f"Metrics written to {json_path}")

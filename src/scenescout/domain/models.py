@@ -18,7 +18,9 @@ Longitude = Annotated[
 ]
 Identifier = Annotated[
     str,
-    Field(min_length=1, max_length=128, pattern=r"^[^\s]+$", description="A non-empty id, no spaces."),
+    Field(
+        min_length=1, max_length=128, pattern=r"^[^\s]+$", description="A non-empty id, no spaces."
+    ),
 ]
 
 
@@ -168,6 +170,8 @@ class Interaction(_Model):
     event_id: Identifier
     interaction_type: InteractionType
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
-    weight: float | None = Field(default=None, ge=0.0, description="Optional strength, e.g. counts.")
+    weight: float | None = Field(
+        default=None, ge=0.0, description="Optional strength, e.g. counts."
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)

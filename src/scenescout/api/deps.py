@@ -1,0 +1,74 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from scenescout.api.auth import Principal
+from scenescout.api.errors import ApiError
+from scenescout.api.observability import Metrics
+from scenescout.api.services import Services
+from scenescout.domain.models import Identifier
+
+UserIdQuery = Annotated[Identifier, Query(description="The user's id.")]
+UserIdPath = Annotated[Identifier, Path(description="The user's id.")]
+EventIdPath = Annotated[Identifier, Path(description="The event's id.")]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A service API key, or a signed user token (HS256 JWT, sub = user id).",
+)
+
+
+def get_services(request: Request) -> Services:
+    """The services of the app serving ``request``."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_metrics(services: ServicesDep) -> Metrics:
+    """The app's metrics."""
+    return services.context.metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller, after taking a token from their rate-limit bucket.
+
+    Raises
+    ------
+    ApiError
+        401 without valid credentials; 429 (with ``Retry-After``) over the rate limit.
+    """
+    context = services.context
+    principal = context.authenticator.authenticate(credentials.credentials if credentials else None)
+    request.state.principal = principal
+    retry_after_s = context.limiter.acquire(principal.rate_key)
+    if retry_after_s is not None:
+        seconds = max(1, math.ceil(retry_after_s))
+        limits = context.settings.api
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests: the limit is {limits.rate_limit_per_second:g} per second "
+            f"(bursts of {limits.rate_limit_burst}); retry after {seconds} s",
+            {"retry_after_seconds": seconds},
+            headers={"Retry-After": str(seconds)},
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,74 @@
+"""``/api/personalization``: recommendations, profiles and interactions, similar events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from scenescout.api.deps import PrincipalDep, ServicesDep, UserIdQuery
+from scenescout.api.errors import ERROR_RESPONSES
+from scenescout.api.schemas import (
+    Envelope,
+    InteractionsBody,
+    InteractionsData,
+    PreferencesUpdate,
+    ProfileData,
+    RecommendationData,
+    SimilarEventsData,
+    SimilarEventsQuery,
+)
+from scenescout.domain.recommendation import RecommendationRequest
+
+router = APIRouter(
+    prefix="/api/personalization", tags=["personalization"], responses=ERROR_RESPONSES
+)
+
+
+@router.post("/recommendations")
+def recommendations(
+    request: RecommendationRequest, principal: PrincipalDep, services: ServicesDep
+) -> Envelope[RecommendationData]:
+    """Ranked, explained recommendations for one user (the seed's contract)."""
+    return Envelope(data=services.recommendations.recommend(principal, request))
+
+
+@router.get("/profile")
+def get_profile(
+    user_id: UserIdQuery, principal: PrincipalDep, services: ServicesDep
+) -> Envelope[ProfileData]:
+    """A user's explicit preferences and learned profile."""
+    return Envelope(data=services.profiles.get(principal, user_id))
+
+
+@router.put("/profile")
+def put_profile(
+    update: PreferencesUpdate, principal: PrincipalDep, services: ServicesDep
+) -> Envelope[ProfileData]:
+    """Replace a user's explicit preferences; they apply to the next recommendations."""
+    return Envelope(data=services.profiles.set_preferences(principal, update))
+
+
+@router.post("/profile")
+def record_interactions(
+    body: InteractionsBody, principal: PrincipalDep, services: ServicesDep
+) -> Envelope[InteractionsData]:
+    """Record interactions (one, or ``{"interactions": [...]}``), idempotent by
+    ``idempotency_key``; each is stored durably before this answers."""
+    return Envelope(data=services.profiles.record(principal, body))
+
+
+@router.post("/similar-events")
+def post_similar_events(
+    query: SimilarEventsQuery, principal: PrincipalDep, services: ServicesDep
+) -> Envelope[SimilarEventsData]:
+    """Upcoming events similar in content to an event or to free text."""
+    return Envelope(data=services.recommendations.similar_events(query))
+
+
+@router.get("/similar-events")
+def get_similar_events(
+    query: Annotated[SimilarEventsQuery, Query()], principal: PrincipalDep, services: ServicesDep
+) -> Envelope[SimilarEventsData]:
+    """Upcoming events similar in content (``?event_id=`` or ``?text=``, ``&limit=``)."""
+    return Envelope(data=services.recommendations.similar_events(query))

@@ -1,0 +1,147 @@
+"""The error shape everywhere, and /health, /ready, /metrics, /docs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.api.api_world import Headers, make_settings
+
+from scenescout.api import create_app
+from scenescout.api.services import ProfileService
+from scenescout.config import PersonalizationConfig
+from scenescout.datasets import World
+from scenescout.engine import PersonalizationEngine
+from scenescout.storage import StorageError, Store
+
+pytestmark = pytest.mark.integration
+
+
+def _assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status
+    body = response.json()
+    assert body.keys() == {"success", "error"}
+    assert body["success"] is False
+    assert body["error"].keys() == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_an_unknown_route_is_404_in_the_error_shape(client: TestClient) -> None:
+    error = _assert_error(client.get("/api/nowhere"), 404, "not_found")
+
+    assert "/docs" in error["message"]
+
+
+def test_a_wrong_method_is_405_naming_the_allowed_ones(client: TestClient) -> None:
+    response = client.delete("/api/personalization/recommendations")
+
+    error = _assert_error(response, 405, "method_not_allowed")
+    assert "POST" in error["message"]
+
+
+def test_a_body_that_is_not_json_is_400(client: TestClient, service: Headers) -> None:
+    response = client.post(
+        "/api/personalization/recommendations",
+        content=b'{"user_id": ',
+        headers={**service, "Content-Type": "application/json"},
+    )
+
+    _assert_error(response, 400, "invalid_json")
+
+
+def test_an_unhandled_error_is_500_in_the_error_shape(
+    client: TestClient, service: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret detail of user u-123")
+
+    monkeypatch.setattr(ProfileService, "get", broken)
+
+    response = client.get("/api/personalization/profile", params={"user_id": "u"}, headers=service)
+
+    error = _assert_error(response, 500, "internal_error")
+    assert "u-123" not in error["message"]
+
+
+def test_a_write_that_races_another_is_409(
+    client: TestClient,
+    service: Headers,
+    world: World,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def deleted_meanwhile(user_id: str, preferences: object) -> None:
+        raise StorageError(f"user {user_id!r} does not exist")
+
+    monkeypatch.setattr(store.users, "set_preferences", deleted_meanwhile)
+    user_id = str(world.users.ids[0])
+
+    response = client.put(
+        "/api/personalization/profile",
+        json={"user_id": user_id, "preferences": {}},
+        headers=service,
+    )
+
+    error = _assert_error(response, 409, "conflict")
+    assert "retry" in error["message"]
+
+
+def test_health_ready_metrics_and_docs(client: TestClient, service: Headers) -> None:
+    client.post("/api/personalization/recommendations", json={"user_id": "x"}, headers=service)
+
+    health = client.get("/health")
+    ready = client.get("/ready")
+    metrics = client.get("/metrics")
+
+    assert health.json() == {"success": True, "data": {"status": "ok"}}
+    assert ready.json()["data"]["status"] == "ready"
+    assert ready.json()["data"]["catalog_events"] > 0
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert (
+        'scenescout_http_requests_total{method="POST",'
+        'route="/api/personalization/recommendations",status="200"} 1.0'
+    ) in text
+    assert "scenescout_http_request_duration_seconds_bucket" in text
+    assert 'scenescout_recommendation_duration_seconds_count{cache="miss"} 1.0' in text
+    assert client.get("/docs").status_code == 200
+    assert "/api/personalization/recommendations" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.fixture
+def blocked_training(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Training that starts and then waits; yields the event set once it started."""
+    started, release = threading.Event(), threading.Event()
+
+    def from_store(store: Store, config: PersonalizationConfig) -> PersonalizationEngine:
+        started.set()
+        release.wait()
+        raise RuntimeError("training was stopped by the test")
+
+    monkeypatch.setattr(PersonalizationEngine, "from_store", from_store)
+    yield started
+    release.set()
+
+
+def test_while_the_engine_trains_ready_and_recommendations_are_503(
+    database_url: str, store: Store, blocked_training: threading.Event, service: Headers
+) -> None:
+    app = create_app(make_settings(database_url), store=store)
+    with TestClient(app) as client:
+        assert blocked_training.wait(timeout=30)
+        ready = client.get("/ready")
+        served = client.post(
+            "/api/personalization/recommendations", json={"user_id": "u"}, headers=service
+        )
+        health = client.get("/health")
+
+    error = _assert_error(ready, 503, "not_ready")
+    assert error["details"] == {"database": True, "catalog_loaded": False}
+    assert "still loading" in _assert_error(served, 503, "not_ready")["message"]
+    assert health.status_code == 200
