@@ -41,10 +41,19 @@ class ContentBasedConfig(_Section):
 
 
 class LocationBasedConfig(_Section):
+    """The seed's section plus the place density (not in the seed; see
+    :mod:`scenescout.recommenders.location`). ``history_share = 0`` is the seed's
+    behaviour: distance decay alone."""
+
     enabled: bool = True
     weight: float = Field(default=0.2, ge=0.0)
     max_distance_km: float = Field(default=50.0, gt=0.0)
     decay_function: Literal["exponential", "linear", "gaussian"] = "exponential"
+    history_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    place_bandwidth_km: float = Field(default=0.1, gt=0.0)
+    place_kernel: Literal["exponential", "linear", "gaussian"] = "exponential"
+    density_exponent: float = Field(default=0.25, gt=0.0, le=1.0)
+    max_places: int = Field(default=50, ge=1)
 
 
 class TrendingConfig(_Section):

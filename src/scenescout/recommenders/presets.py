@@ -11,6 +11,13 @@
 * ``discovery``: for new users with little history. Trending (0.4) and location (0.35)
   lead, trending counts from 2 interactions, and results spread wider (at most 2 events of
   a category and 1 of a venue).
+* ``places``: for permanent places with check-ins and no content (Foursquare-like data).
+  Trending (0.5, i.e. popularity, as every check-in falls in the window), location (0.25)
+  with the place density leading it (``history_share`` 0.9, 100 m exponential kernel,
+  tempered by 0.25) and low-rank matrix factorization (0.25; 8 factors, alpha 1);
+  collaborative filtering and content (places have no text) are off. Chosen on a
+  validation split of the Foursquare Singapore training data
+  (``benchmarks/evaluate_foursquare.py --tune``).
 """
 
 from __future__ import annotations
@@ -83,6 +90,28 @@ PRESETS: dict[str, PersonalizationConfig] = {
                 "trending": {"weight": 0.4, "min_interaction_count": 2},
             },
             "diversity": {"max_same_category": 2, "max_same_venue": 1},
+        }
+    ),
+    "places": _derive(
+        {
+            "algorithms": {
+                "collaborative_filtering": {"enabled": False, "weight": 0.0},
+                "content_based": {"enabled": False, "weight": 0.0},
+                "location_based": {
+                    "weight": 0.25,
+                    "history_share": 0.9,
+                    "place_bandwidth_km": 0.1,
+                    "density_exponent": 0.25,
+                },
+                "trending": {"weight": 0.5},
+                "matrix_factorization": {
+                    "enabled": True,
+                    "weight": 0.25,
+                    "factors": 8,
+                    "regularization": 0.05,
+                    "alpha": 1.0,
+                },
+            }
         }
     ),
 }
