@@ -37,7 +37,6 @@ from threadpoolctl import threadpool_limits
 
 from scenescout.config import PersonalizationConfig
 from scenescout.datasets.loaders import read_events, read_interactions
-from scenescout.domain import Event
 from scenescout.evaluation.baselines import (
     BASELINE_FAMILIES,
     baseline_scorers,
@@ -72,7 +71,7 @@ def load(data_dir: Path) -> tuple[InteractionLog, InteractionLog, EventFrame]:
     train = read_interactions(data_dir / "train.txt", default_time=LOADED_AT)
     test = read_interactions(data_dir / "test.txt", default_time=LOADED_AT)
     places = read_events(data_dir / "locations.txt")
-    events = EventFrame.from_events([Event(id=p.event_id, lat=p.lat, lng=p.lng) for p in places])
+    events = EventFrame.from_events([place.to_event() for place in places])
     return train, test, events
 
 

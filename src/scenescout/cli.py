@@ -558,20 +558,7 @@ def _events_of_files(path: Path | None, train: Any, test: Any) -> Any:
     missing = [event_id for event_id in seen if event_id not in described]
     if missing:
         raise CliError(f"{len(missing):,} interacted events are not in {path} (e.g. {missing[0]})")
-    return EventFrame.from_events(
-        [
-            Event(
-                id=r.event_id,
-                lat=r.lat,
-                lng=r.lng,
-                category=r.category,
-                title=r.title,
-                start_time=r.start_time,
-                end_time=r.end_time,
-            )
-            for r in records
-        ]
-    )
+    return EventFrame.from_events([record.to_event() for record in records])
 
 
 @app.command()

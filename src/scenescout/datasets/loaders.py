@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scenescout.domain import InteractionType
+from scenescout.domain import Event, InteractionType
 from scenescout.frames import INTERACTION_CODES, InteractionLog
 
 INTERACTION_COLUMNS: tuple[str, ...] = ("user_id", "event_id", "weight", "timestamp", "type")
@@ -69,6 +69,18 @@ class EventRecord:
     title: str
     start_time: datetime | None
     end_time: datetime | None
+
+    def to_event(self) -> Event:
+        """The domain event this row describes (a permanent place when it has no times)."""
+        return Event(
+            id=self.event_id,
+            lat=self.lat,
+            lng=self.lng,
+            category=self.category,
+            title=self.title,
+            start_time=self.start_time,
+            end_time=self.end_time,
+        )
 
 
 def file_digest(path: Path) -> str:

@@ -407,8 +407,9 @@ class PersonalizationEngine:
         wanted = HybridConfig.from_algorithms(config.algorithms).blend_weights()
         return {name: w for name, w in wanted.items() if name in self.hybrid.components_}
 
-    def _hybrid_view(self, config: PersonalizationConfig) -> HybridRecommender:
-        """A hybrid that blends with ``config``'s weights, sharing the fitted components."""
+    def hybrid_for(self, config: PersonalizationConfig) -> HybridRecommender:
+        """A hybrid that blends with ``config``'s weights, sharing the fitted components
+        (the trained hybrid itself when the weights are the same)."""
         weights = self._weights(config)
         if weights == self.hybrid.config.blend_weights():
             return self.hybrid
@@ -421,7 +422,7 @@ class PersonalizationEngine:
         variant = self._variants.get(name)
         if variant is None:
             config = self.config if name == "default" else get_preset(name)
-            variant = _Variant(config, self._weights(config), self._hybrid_view(config))
+            variant = _Variant(config, self._weights(config), self.hybrid_for(config))
             self._variants[name] = variant
         return variant
 

@@ -147,7 +147,7 @@ def run_evaluation(
         "random": random_scorer(setup.seed),
         **(extra_scorers or {}),
     }
-    weights = engine._weights(config)
+    blender = engine.hybrid_for(config)
     # Every fitted component is reported, also those this config does not blend.
     components = list(engine.hybrid.components_)
     users = sorted(u for u, items in setup.relevant.items() if items and u in homes)
@@ -187,11 +187,7 @@ def run_evaluation(
         tiebreak = tiebreak_rng.random(len(rows))
         ids = candidates.ids
         raw = {name: engine.hybrid.components_[name].score(context) for name in components}
-        blended = (
-            engine.hybrid.blend(raw)
-            if weights == engine.hybrid.config.blend_weights()
-            else engine._hybrid_view(config).blend({name: raw[name] for name in weights})
-        )
+        blended = blender.blend({name: raw[name] for name in blender.components_})
         all_scores = {"hybrid": blended.scores, **raw}
         for name, scorer in scorers.items():
             all_scores[name] = np.asarray(scorer(user, context, rows), dtype=np.float64)
