@@ -266,18 +266,35 @@ def _print_stats(figures: dict[str, Any]) -> None:
     console.print(table)
 
 
+ModelsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--models-dir",
+        help="Directory of model bundles. Default: $SCENESCOUT_MODELS_DIR or data/models.",
+        show_default=False,
+    ),
+]
+DEMO_KEY_FILE = Path("data/demo-api-key")
+
+
 @app.command()
 @user_errors
 def demo(
     database_url: DatabaseUrl = None,
+    models_dir: ModelsDir = None,
     events: Annotated[int, typer.Option(min=1)] = 20_000,
     users: Annotated[int, typer.Option(min=1)] = 10_000,
     interactions: Annotated[int, typer.Option(min=1)] = 200_000,
+    host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    serve_: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API when set up.")
+    ] = True,
 ) -> None:
-    """Build the demo world when missing, then show stats and a sample candidate query."""
-    from scenescout.catalog import CatalogSnapshot
+    """Build the demo world when missing, train a model bundle when there is none, show
+    the world, then serve the API at http://HOST:PORT with its docs."""
     from scenescout.datasets.generator import WorldConfig, generate_world, write_world
-    from scenescout.domain import GeoPoint
+    from scenescout.engine.bundle import newest_bundle
 
     store = _open_store(database_url)
     if store.events.count() == 0:
@@ -288,42 +305,181 @@ def demo(
             write_world(store.db, world, progress=progress)
     now = datetime.now(UTC)
     _print_stats(store.stats(now))
+    models = _models_dir(models_dir)
+    bundle = newest_bundle(models)
+    if bundle is None:
+        bundle = _train_bundle(store, models, now)
+    else:
+        console.print(f"Using model bundle {bundle} ([dim]`scenescout train` makes a new one[/])")
+    key = _demo_key()
+    url = f"http://{host}:{port}"
+    console.print(
+        f"\n[bold]API key:[/] {key}\n"
+        f"Try:  curl -s -X POST {url}/api/personalization/recommendations "
+        f"-H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f'-d \'{{"user_id": "{_some_user(store)}", "limit": 5}}\'\n'
+        f"Docs: {url}/docs"
+    )
+    if serve_:
+        _serve(
+            store.db.engine.url.render_as_string(hide_password=False),
+            None,
+            models,
+            host,
+            port,
+            1,
+            "info",
+            api_keys=key,
+        )
+
+
+def _models_dir(models_dir: Path | None) -> Path:
+    return models_dir if models_dir is not None else Path(Settings().models_dir)
+
+
+def _demo_key() -> str:
+    """The demo's service key: $SCENESCOUT_API_KEYS' first, else one kept in data/."""
+    import os
+    import secrets
+
+    configured = [k.strip() for k in os.environ.get("SCENESCOUT_API_KEYS", "").split(",")]
+    if configured and configured[0]:
+        return configured[0]
+    if not DEMO_KEY_FILE.exists():
+        DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        DEMO_KEY_FILE.write_text(f"demo-{secrets.token_urlsafe(24)}\n")
+    return DEMO_KEY_FILE.read_text().strip()
+
+
+def _some_user(store: Any) -> str:
+    """The id of a user with interactions, for the example request."""
+    import sqlalchemy as sa
+
+    from scenescout.storage import schema
+
+    table = schema.user_interactions
+    with store.db.engine.connect() as connection:
+        found = connection.scalar(sa.select(table.c.user_id).order_by(table.c.id).limit(1))
+    return str(found) if found is not None else "user-1"
+
+
+def _train_bundle(store: Any, models: Path, now: datetime) -> Path:
+    """Train on the database as of ``now`` and write a bundle to ``models``."""
+    from scenescout.engine import PersonalizationEngine
+    from scenescout.engine.bundle import save_bundle
 
     started = time.perf_counter()
-    snapshot = CatalogSnapshot.build(store.events.load_frame(ending_after=now), now)
+    with error_console.status("Training on the database..."):
+        engine = PersonalizationEngine.from_store(store, now=now)
+        path, info = save_bundle(engine, models, trained_as_of=int(now.timestamp()))
     console.print(
-        f"Catalog snapshot: {len(snapshot):,} upcoming events loaded in "
-        f"{time.perf_counter() - started:.2f} s"
+        f"Trained in {time.perf_counter() - started:.1f} s: {info.events:,} upcoming events, "
+        f"{info.profiles:,} user profiles, interactions through id {info.learned_through_id:,}; "
+        f"bundle [bold]{path}[/]"
     )
-    frame = snapshot.frame
-    if len(frame) == 0:
-        console.print("[yellow]No upcoming events in the demo world.[/]")
-        return
-    center = GeoPoint(lat=float(frame.lat[0]), lng=float(frame.lng[0]))
-    timings = []
-    for _ in range(200):
-        tick = time.perf_counter_ns()
-        found = snapshot.candidates(center, 25.0, None, None, None, now=now)
-        timings.append(time.perf_counter_ns() - tick)
-    timings.sort()
-    console.print(
-        f"Sample query: {len(found):,} upcoming events within 25 km of "
-        f"({center.lat:.3f}, {center.lng:.3f}); median {timings[len(timings) // 2] / 1000:.0f} µs"
-    )
-    table = Table(title="Nearest upcoming events")
-    for column in ("event", "title", "category", "starts", "km"):
-        table.add_column(column)
-    distances = snapshot.distances_km(found, center)
-    for position in distances.argsort()[:10]:
-        row = int(found[position])
-        table.add_row(
-            str(frame.ids[row]),
-            str(frame.title[row])[:48],
-            str(frame.categories.name(int(frame.category[row]))),
-            datetime.fromtimestamp(int(frame.start_ts[row]), tz=UTC).strftime("%Y-%m-%d %H:%M"),
-            f"{distances[position]:.1f}",
+    return path
+
+
+@app.command()
+@user_errors
+def train(
+    database_url: DatabaseUrl = None,
+    models_dir: ModelsDir = None,
+    now: Now = None,
+) -> None:
+    """Train every recommender on the database and write a model bundle that serving
+    processes load at start-up."""
+    store = _open_store(database_url)
+    if store.events.count() == 0:
+        raise CliError("the database holds no events; run `scenescout generate` or `import`")
+    when = _instant("--now", now) if now else datetime.now(UTC)
+    _train_bundle(store, _models_dir(models_dir), when)
+
+
+@app.command()
+@user_errors
+def serve(
+    database_url: DatabaseUrl = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Redis for the shared cache and for keeping workers coherent "
+            "(redis://host:6379/0). Default: $SCENESCOUT_REDIS_URL; none: L1 only.",
+            show_default=False,
+        ),
+    ] = None,
+    models_dir: ModelsDir = None,
+    host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API with uvicorn. Each worker loads the newest model bundle (or
+    trains on the database when there is none) and learns what was stored since.
+
+    Service keys come from $SCENESCOUT_API_KEYS (comma-separated), user-token signing from
+    $SCENESCOUT_JWT_SECRET. Several workers need Redis to see each other's writes.
+    """
+    import os
+
+    if not os.environ.get("SCENESCOUT_API_KEYS") and not os.environ.get("SCENESCOUT_JWT_SECRET"):
+        raise CliError(
+            "no credentials configured: set SCENESCOUT_API_KEYS (service keys, comma-separated) "
+            "and/or SCENESCOUT_JWT_SECRET (user tokens); every request would be refused"
         )
-    console.print(table)
+    redis = redis_url if redis_url is not None else Settings().redis_url
+    if workers > 1 and redis is None:
+        error_console.print(
+            "[yellow]warning:[/] several workers without Redis: each one only sees the "
+            "interactions and event changes it took itself; give --redis-url"
+        )
+    store = _open_store(database_url)
+    _serve(
+        store.db.engine.url.render_as_string(hide_password=False),
+        redis,
+        _models_dir(models_dir),
+        host,
+        port,
+        workers,
+        log_level,
+    )
+
+
+def _serve(
+    database_url: str,
+    redis_url: str | None,
+    models: Path,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    *,
+    api_keys: str | None = None,
+) -> None:
+    """Run uvicorn on the app factory; workers read their settings from the environment."""
+    import os
+
+    import uvicorn
+
+    os.environ["SCENESCOUT_DATABASE_URL"] = database_url
+    os.environ["SCENESCOUT_MODELS_DIR"] = str(models)
+    if redis_url is not None:
+        os.environ["SCENESCOUT_REDIS_URL"] = redis_url
+    if api_keys is not None:
+        os.environ["SCENESCOUT_API_KEYS"] = api_keys
+    console.print(
+        f"Serving on http://{host}:{port} with {workers} worker(s); docs at "
+        f"http://{host}:{port}/docs (Ctrl+C stops)"
+    )
+    uvicorn.run(
+        "scenescout.api:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 def _trained_engine(database_url: str | None, now: datetime) -> Any:
@@ -624,8 +780,6 @@ def evaluate(
         )
         source = f"{train} / {test}"
     else:
-        from scenescout.engine import load_users
-
         store = _open_store(database_url)
         log = store.interactions.load_log()
         if len(log) == 0:
@@ -642,7 +796,7 @@ def evaluate(
             cut_ts=split.cut_ts,
             radius_km=radius_km,
             k=k,
-            user_homes=load_users(store).homes,
+            user_homes=store.users.homes_and_preferences().homes,
             max_users=max_users,
         )
         source = f"the database (cut {datetime.fromtimestamp(split.cut_ts, UTC):%Y-%m-%d %H:%M})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,8 +29,10 @@ def is_cached(app: FastAPI, request: dict[str, Any]) -> bool:
 
 
 def make_settings(database_url: str, **api: Any) -> ApiSettings:
+    """Test settings; an empty models directory, so the service trains on the database."""
     return ApiSettings(
         database_url=database_url,
+        models_dir=tempfile.mkdtemp(prefix="scenescout-models-"),
         api_keys=[SERVICE_KEY],
         jwt_secret=JWT_SECRET,
         pseudonym_secret=PSEUDONYM_SECRET,

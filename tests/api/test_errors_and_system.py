@@ -119,7 +119,9 @@ def blocked_training(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Even
     """Training that starts and then waits; yields the event set once it started."""
     started, release = threading.Event(), threading.Event()
 
-    def from_store(store: Store, config: PersonalizationConfig) -> PersonalizationEngine:
+    def from_store(
+        store: Store, config: PersonalizationConfig, now: object = None
+    ) -> PersonalizationEngine:
         started.set()
         release.wait()
         raise RuntimeError("training was stopped by the test")

@@ -11,7 +11,7 @@ from tests.engine.engine_world import REFERENCE
 from scenescout.datasets import World, WorldConfig, generate_world, write_world
 from scenescout.domain import Interaction, InteractionType, UserPreferences
 from scenescout.domain.recommendation import RecommendationRequest
-from scenescout.engine import PersonalizationEngine, load_training_data, load_users
+from scenescout.engine import PersonalizationEngine, load_training_data
 from scenescout.storage import Database, Store
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ def test_users_come_with_their_homes_and_meaningful_preferences(
     stored: tuple[World, Store],
 ) -> None:
     world, store = stored
-    users = load_users(store)
+    users = store.users.homes_and_preferences()
     assert len(users.homes) == len(world.users)
     first = str(world.users.ids[0])
     assert users.homes[first] == pytest.approx((world.users.home_lat[0], world.users.home_lng[0]))

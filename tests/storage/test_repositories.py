@@ -82,6 +82,18 @@ class TestEvents:
         assert got is not None and got.status is EventStatus.CANCELLED
         assert store.events.set_status("nope", EventStatus.CANCELLED) is False
 
+    def test_changed_since_lists_new_changed_and_cancelled_events(self, store: Store) -> None:
+        store.events.upsert([make_event("old", updated_at=T0), make_event("e2", updated_at=T0)])
+        later = T0 + timedelta(hours=1)
+        assert store.events.changed_since(later) == []
+        store.events.upsert([make_event("new", updated_at=later + timedelta(minutes=1))])
+        store.events.upsert([make_event("e2", title="Moved", updated_at=later)])
+        changed = store.events.changed_since(later)
+        assert [event.id for event in changed] == ["e2", "new"]  # oldest change first
+        assert changed[0].title == "Moved"
+        store.events.set_status("old", EventStatus.CANCELLED)  # stamped with the clock
+        assert "old" in {event.id for event in store.events.changed_since(later)}
+
     def test_unknown_venue_is_a_storage_error(self, store: Store) -> None:
         with pytest.raises(StorageError, match="venue 'nowhere' does not exist"):
             store.events.upsert([make_event("e1", venue_id="nowhere")])
@@ -237,6 +249,24 @@ class TestUsers:
         got = store.users.get("bulk")
         assert got is not None and got.preferences == UserPreferences()
 
+    def test_homes_and_preferences_in_one_read(self, store: Store) -> None:
+        store.users.upsert(
+            [
+                make_user("home", home_lat=52.5, home_lng=13.4),
+                make_user(
+                    "picky",
+                    home_lat=None,
+                    home_lng=None,
+                    preferences=UserPreferences(categories=["music"]),
+                ),
+                make_user("plain", home_lat=None, home_lng=None),
+            ]
+        )
+        users = store.users.homes_and_preferences()
+        assert users.homes == {"home": (52.5, 13.4)}
+        assert set(users.preferences) == {"picky"}
+        assert users.preferences["picky"].categories == ["music"]
+
     def test_delete_removes_every_user_owned_row(self, db: Database, store: Store) -> None:
         store.users.upsert([make_user("gone"), make_user("kept")])
         store.events.upsert([make_event("e1")])
@@ -326,6 +356,24 @@ class TestInteractions:
                 [make_interaction("u1", "e1"), make_interaction(user_id, event_id)]
             )
         assert store.interactions.count() == 0  # the whole batch was rolled back
+
+    def test_after_reads_what_was_stored_above_an_id_in_id_order(self, store: Store) -> None:
+        assert store.interactions.max_id() == 0
+        assert store.interactions.after(0) == []
+        stored = [
+            make_interaction("u1", "e1"),
+            make_interaction("u2", "e2", interaction_type="save"),
+            make_interaction("u1", "e2", idempotency_key="k"),
+        ]
+        ids = [interaction_id for interaction_id, _ in store.interactions.add_many(stored)]
+        assert store.interactions.max_id() == max(ids)
+        everything = store.interactions.after(0)
+        assert [row.id for row in everything] == sorted(ids)
+        assert [row.interaction for row in everything] == stored
+        assert [row.interaction for row in store.interactions.after(ids[0])] == stored[1:]
+        mine = store.interactions.after(0, user_ids=["u1"])
+        assert [row.interaction for row in mine] == [stored[0], stored[2]]
+        assert store.interactions.after(max(ids)) == []
 
     def test_list_for_user_newest_first(self, store: Store) -> None:
         made = [

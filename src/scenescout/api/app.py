@@ -6,15 +6,18 @@ own access log pseudonymizes user ids; uvicorn's would log raw paths).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from scenescout.api.auth import Authenticator
-from scenescout.api.context import EngineSlot, ServiceContext
+from scenescout.api.context import Coherence, EngineSlot, ServiceContext
 from scenescout.api.errors import install_error_handlers
+from scenescout.api.forget import forget_user
 from scenescout.api.observability import Metrics, ObservabilityMiddleware, Pseudonymizer
 from scenescout.api.ratelimit import RateLimiter
 from scenescout.api.reclog import RecommendationLogWriter
@@ -22,9 +25,14 @@ from scenescout.api.routes import ROUTERS
 from scenescout.api.services import Services
 from scenescout.api.settings import ApiSettings
 from scenescout.cache import CacheBackend, open_cache
+from scenescout.cache.versions import VersionBoard
 from scenescout.config import Settings
 from scenescout.engine import PersonalizationEngine
+from scenescout.engine.bundle import load_bundle, newest_bundle
+from scenescout.engine.sync import StoreFollower
 from scenescout.storage import Database, Store
+
+logger = logging.getLogger(__name__)
 
 
 def _attach(
@@ -60,9 +68,11 @@ def create_app(
         The settings tree; fields of :class:`~scenescout.api.settings.ApiSettings` it lacks
         (API keys, JWT secret, rate limits) are read from the environment.
     engine
-        A trained engine; when ``None`` one is trained from the database in the background
-        at startup (``/ready`` answers 503 and requests needing it 503 until it is done).
-        Its interactions are stored in ``store`` before they are learned from.
+        A trained engine that has learned everything ``store`` holds. When ``None``, one
+        is loaded in the background at startup (``/ready`` and requests needing it answer
+        503 until it is there): the newest bundle in ``settings.models_dir``
+        (``scenescout train`` writes them) plus what was stored after it, or else one
+        trained from the database.
     store
         The database's repositories; default a :class:`~scenescout.storage.Database` at
         ``settings.database_url`` (already migrated), disposed at shutdown.
@@ -92,6 +102,7 @@ def create_app(
         config.pseudonym_secret.get_secret_value() if config.pseudonym_secret else None
     )
     limits = config.api
+    write_lock = threading.Lock()
     context = ServiceContext(
         settings=config,
         store=store,
@@ -107,24 +118,53 @@ def create_app(
             queue_size=limits.log_queue_size,
             on_drop=metrics.dropped_logs.inc,
         ),
+        write_lock=write_lock,
     )
+    board = None
+    if config.redis_url is not None:
 
-    def train() -> PersonalizationEngine:
-        return _attach(
-            PersonalizationEngine.from_store(store, config.personalization), store, cache
+        def on_erasure(user_id: str) -> None:
+            if context.engines.loaded:
+                with write_lock:
+                    forget_user(context.engines.get(), user_id)
+            if context.coherence.follower is not None:
+                context.coherence.follower.forget(user_id)
+
+        board = VersionBoard(config.redis_url, on_erasure=on_erasure)
+    context.coherence = Coherence(board, write_lock)
+    if engine is not None:
+        if engine.learned_through_id == 0:
+            engine.learned_through_id = store.interactions.max_id()
+        context.coherence.follow(StoreFollower(engine, store))
+
+    def load() -> PersonalizationEngine:
+        loaded, events_as_of = _load_or_train(config, store)
+        follower = StoreFollower(loaded, store, events_as_of=events_as_of)
+        caught = follower.catch_up()
+        logger.info(
+            "engine ready: %d upcoming events, %d profiles; caught up on %d interactions "
+            "and %d event changes stored since",
+            len(loaded.catalog),
+            len(loaded.profiles),
+            caught.interactions,
+            caught.events,
         )
+        context.coherence.follow(follower)
+        return _attach(loaded, store, cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context.logs.start()
         if not context.engines.loaded:
             threading.Thread(
-                target=context.engines.load, args=(train,), name="scenescout-train", daemon=True
+                target=context.engines.load, args=(load,), name="scenescout-load", daemon=True
             ).start()
         try:
             yield
         finally:
             context.logs.close()
+            if board is not None:
+                board.close()
             if owned_cache is not None:
                 owned_cache.close()
             if owns_store:
@@ -144,6 +184,19 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _load_or_train(config: ApiSettings, store: Store) -> tuple[PersonalizationEngine, datetime]:
+    """The newest bundle in ``config.models_dir``, or an engine trained on ``store`` now;
+    with the time its catalog was read."""
+    path = newest_bundle(config.models_dir)
+    if path is not None:
+        engine, info = load_bundle(path)
+        logger.info("loaded model bundle %s (trained as of %s)", path, info.trained_as_of)
+        return engine, datetime.fromtimestamp(info.trained_as_of, tz=UTC)
+    logger.info("no model bundle in %s: training on the database", config.models_dir)
+    started = datetime.now(UTC)
+    return PersonalizationEngine.from_store(store, config.personalization, now=started), started
 
 
 def app_from_environment() -> FastAPI:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -14,19 +13,23 @@ from sqlalchemy.engine import Connection
 
 from scenescout.api.auth import Authenticator, Principal
 from scenescout.api.errors import ApiError
+from scenescout.api.forget import forget_user
 from scenescout.api.observability import Metrics
 from scenescout.api.ratelimit import RateLimiter
 from scenescout.api.reclog import RecommendationLogWriter
 from scenescout.api.settings import ApiSettings
 from scenescout.cache import CacheBackend
+from scenescout.cache.versions import VersionBoard
 from scenescout.engine import PersonalizationEngine
+from scenescout.engine.bundle import config_digest
+from scenescout.engine.sync import StoreFollower
 from scenescout.storage import Store
 
 logger = logging.getLogger(__name__)
 
 
 class EngineSlot:
-    """The engine, given at start or trained in the background; 503 until it is there,
+    """The engine, given at start or loaded in the background; 503 until it is there,
     and the digest that cached recommendation lists are stamped with.
 
     Parameters
@@ -44,7 +47,7 @@ class EngineSlot:
     @property
     def digest(self) -> str:
         """The cache digest: the engine's config, and how often events were added or
-        changed (a cached list cannot know of an event that arrived after it)."""
+        changed here (a cached list cannot know of an event that arrived after it)."""
         return f"{self._config_digest}.{self._catalog_generation}"
 
     def catalog_changed(self) -> None:
@@ -78,14 +81,15 @@ class EngineSlot:
         return self._engine
 
     def load(self, build: Callable[[], PersonalizationEngine]) -> None:
-        """Build the engine (e.g. train it from the database) and publish it."""
+        """Build the engine (load a bundle, or train from the database) and publish it."""
         try:
             engine = build()
         except Exception as error:
             self._failure = type(error).__name__
             logger.error(
-                "loading the engine failed: %s\n%s",
+                "loading the engine failed: %s: %s\n%s",
                 self._failure,
+                error,
                 "".join(traceback.format_tb(error.__traceback__)),
             )
             return
@@ -93,9 +97,91 @@ class EngineSlot:
         self._engine = engine
 
 
-def config_digest(engine: PersonalizationEngine) -> str:
-    """The cache digest of an engine: a hash of its personalization config."""
-    return hashlib.sha256(engine.config.model_dump_json().encode()).hexdigest()[:16]
+class Coherence:
+    """What keeps this process's engine and L1 cache in step with the other processes.
+
+    With a :class:`~scenescout.cache.versions.VersionBoard` (Redis configured), each
+    request reads the catalog's and its user's change counters, and learns what another
+    process stored before answering (see :mod:`scenescout.engine.sync`); the counters are
+    part of the cache digest. Without one, the process only knows its own writes.
+
+    Parameters
+    ----------
+    board
+        The shared counters, or ``None``.
+    write_lock
+        The lock that serializes the engine's writes.
+    """
+
+    def __init__(self, board: VersionBoard | None, write_lock: threading.Lock) -> None:
+        self.board = board
+        self.follower: StoreFollower | None = None
+        self._write_lock = write_lock
+        self._seen_catalog: int | None = None
+        self._seen_profile: dict[str, int] = {}
+
+    def follow(self, follower: StoreFollower) -> None:
+        """Start following the database with ``follower`` (once the engine is loaded)."""
+        self.follower = follower
+
+    def sync(self, user_id: str) -> str:
+        """Catch up with other processes' writes that concern ``user_id``'s request.
+
+        Returns
+        -------
+        str
+            The part of the cache digest the shared counters give ("" without them).
+        """
+        board, follower = self.board, self.follower
+        if board is None or follower is None:
+            return ""
+        versions = board.read(user_id)
+        if versions is None:
+            return "local"
+        stale_events = versions.catalog != self._seen_catalog
+        stale_interactions = versions.interactions_through > follower.learned_through(user_id)
+        stale_profile = versions.profile != self._seen_profile.get(user_id, 0)
+        if stale_events or stale_interactions or stale_profile:
+            with self._write_lock:
+                if stale_events:
+                    follower.catch_up_events()
+                    self._seen_catalog = versions.catalog
+                if stale_interactions:
+                    follower.catch_up_users([user_id])
+                if stale_profile:
+                    if follower.reload_user(user_id) is None:
+                        forget_user(follower.engine, user_id)
+                    self._seen_profile[user_id] = versions.profile
+        return versions.digest
+
+    def interactions_stored(self, user_ids: Collection[str]) -> None:
+        """Learn the interactions this process just stored for ``user_ids`` (with any
+        another process stored for them) and tell the other processes."""
+        follower = self.follower
+        if follower is None:
+            return
+        with self._write_lock:
+            through = follower.catch_up_users(user_ids)
+        if self.board is not None and through:
+            self.board.interactions_stored(through)
+
+    def profile_changed(self, user_id: str) -> None:
+        """This process changed a user's preferences, home or existence."""
+        if self.board is not None:
+            self.board.profile_changed(user_id)
+
+    def user_erased(self, user_id: str) -> None:
+        """This process erased a user: every process drops them."""
+        if self.follower is not None:
+            self.follower.forget(user_id)
+        self._seen_profile.pop(user_id, None)
+        if self.board is not None:
+            self.board.user_erased(user_id)
+
+    def catalog_changed(self) -> None:
+        """This process created, changed or cancelled events."""
+        if self.board is not None:
+            self.board.catalog_changed()
 
 
 @dataclass
@@ -118,6 +204,16 @@ class ServiceContext:
     metrics: Metrics
     logs: RecommendationLogWriter
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    coherence: Coherence = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.coherence = Coherence(None, self.write_lock)
+
+    def digest_for(self, user_id: str) -> str:
+        """The cache digest of ``user_id``'s requests, after catching up with every write
+        of other processes that concerns them."""
+        shared = self.coherence.sync(user_id)
+        return f"{self.engines.digest}.{shared}" if shared else self.engines.digest
 
     @contextmanager
     def reading_for(self, principal: Principal, user_id: str) -> Iterator[Connection]:

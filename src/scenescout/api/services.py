@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,23 +55,6 @@ from scenescout.storage import StorageError, schema
 _CREATE_USER_HINT = "; create it with POST /api/users"
 
 
-def _apply_preferences(
-    engine: PersonalizationEngine,
-    user_id: str,
-    preferences: UserPreferences,
-    home: tuple[float, float] | None,
-) -> UserProfile:
-    """Blend explicit preferences (and the home) into the user's in-memory profile."""
-    profile = engine.profiles.get(user_id) or UserProfile(
-        user_id=user_id, reference_ts=int(time.time())
-    )
-    if home is not None:
-        profile = replace(profile, home=home)
-    profile = engine.profile_builder.with_preferences(profile, preferences)
-    engine.profiles[user_id] = profile
-    return profile
-
-
 def _home(row: dict[str, Any]) -> tuple[float, float] | None:
     lat, lng = row["home_lat"], row["home_lng"]
     return None if lat is None or lng is None else (float(lat), float(lng))
@@ -102,8 +84,9 @@ class RecommendationService(_Service):
         """
         principal.require_user(request.user_id)
         context = self.context
-        engine, digest = context.engines.get(), context.engines.digest
         started = time.perf_counter()
+        engine = context.engines.get()
+        digest = context.digest_for(request.user_id)
         cached = context.cache.get(request.user_id, request, digest)
         hit = cached is not None
         if cached is not None:
@@ -195,7 +178,8 @@ class ProfileService(_Service):
         row = self._user_row(update.user_id)
         context.store.users.set_preferences(update.user_id, update.preferences)
         with context.write_lock:
-            profile = _apply_preferences(engine, update.user_id, update.preferences, _home(row))
+            profile = engine.apply_preferences(update.user_id, update.preferences, _home(row))
+        context.coherence.profile_changed(update.user_id)
         context.cache.invalidate_user(update.user_id)
         return ProfileData(
             user_id=update.user_id,
@@ -206,29 +190,36 @@ class ProfileService(_Service):
     def record(
         self, principal: Principal, body: Interaction | InteractionBatch
     ) -> InteractionsData:
-        """Store, then learn from, each interaction in order.
+        """Store all interactions in one transaction, then learn from them in order.
 
         Every user and event is checked before anything is stored, so a request with an
-        unknown one stores nothing. Each interaction is durable before the response; a
-        repeated idempotency key (even within the request) is a ``duplicate``.
+        unknown one stores nothing. The interactions are durable before the response; a
+        repeated idempotency key (even within the request) is a ``duplicate`` and is not
+        learned twice. The users' cached lists are invalidated, and other serving
+        processes learn the interactions before they next answer for these users.
         """
         interactions = body.interactions if isinstance(body, InteractionBatch) else [body]
-        for user_id in dict.fromkeys(i.user_id for i in interactions):
+        users = list(dict.fromkeys(i.user_id for i in interactions))
+        for user_id in users:
             principal.require_user(user_id)
-        engine = self.context.engines.get()
+        context = self.context
+        engine = context.engines.get()
         self._check_references(engine, interactions)
-        results: list[InteractionOutcome] = []
-        with self.context.write_lock:
-            for index, interaction in enumerate(interactions):
-                learned = engine.update_user_preferences(interaction.user_id, interaction)
-                results.append(
-                    InteractionOutcome(
-                        index=index,
-                        interaction_id=learned.interaction_id,
-                        idempotency_key=interaction.idempotency_key,
-                        status="created" if learned.created else "duplicate",
-                    )
-                )
+        stored = context.store.interactions.add_many(interactions)
+        context.coherence.interactions_stored(users)
+        for user_id in users:
+            context.cache.invalidate_user(user_id)
+        results = [
+            InteractionOutcome(
+                index=index,
+                interaction_id=interaction_id,
+                idempotency_key=interaction.idempotency_key,
+                status="created" if created else "duplicate",
+            )
+            for index, (interaction, (interaction_id, created)) in enumerate(
+                zip(interactions, stored, strict=True)
+            )
+        ]
         created = sum(result.status == "created" for result in results)
         return InteractionsData(results=results, created=created, duplicates=len(results) - created)
 
@@ -305,6 +296,7 @@ class EventService(_Service):
         if not context.store.events.set_status(event_id, EventStatus.CANCELLED):
             raise not_found("event", event_id)
         context.engines.get().catalog.cancel(event_id)
+        context.coherence.catalog_changed()
         context.cache.invalidate_event(event_id)
         return self._stored(event_id)
 
@@ -333,6 +325,7 @@ class EventService(_Service):
             ) from None
         engine.catalog.upsert(stamped)
         context.engines.catalog_changed()
+        context.coherence.catalog_changed()
         for event in stamped:
             context.cache.invalidate_event(event.id)
         return [self._stored(event.id) for event in stamped]
@@ -358,7 +351,8 @@ class UserService(_Service):
         context.store.users.upsert([user])
         home = None if user.home is None else (user.home.lat, user.home.lng)
         with context.write_lock:
-            _apply_preferences(engine, user.id, user.preferences, home)
+            engine.apply_preferences(user.id, user.preferences, home)
+        context.coherence.profile_changed(user.id)
         return user
 
     def get(self, principal: Principal, user_id: str) -> User:
@@ -406,6 +400,7 @@ class UserService(_Service):
         with context.write_lock:
             deleted = context.store.users.delete(user_id)
             held = forget_user(engine, user_id)
+        context.coherence.user_erased(user_id)
         context.cache.invalidate_user(user_id)
         if not deleted and not held:
             raise not_found("user", user_id)
@@ -420,6 +415,7 @@ class UserService(_Service):
         """What is left of a user: rows per user table, places in the engine's memory."""
         principal.require_service("checking erasure")
         engine = self.context.engines.get()
+        self.context.coherence.sync(user_id)  # learn of an erasure another process made
         with self.context.store.db.engine.connect() as connection:
             counts = row_counts(connection, user_id)
         state = remaining_user_state(engine, user_id)

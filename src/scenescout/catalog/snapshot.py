@@ -486,6 +486,12 @@ class CatalogSnapshot(_CatalogReads):
         self.max_delta_rows = max_delta_rows
         self._write_lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"state": self._state, "max_delta_rows": self.max_delta_rows}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["state"], state["max_delta_rows"])  # type: ignore[misc]
+
     @classmethod
     def build(
         cls,

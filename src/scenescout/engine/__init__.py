@@ -10,12 +10,7 @@ from scenescout.engine.engine import (
     Ranking,
     SimilarEvent,
 )
-from scenescout.engine.loading import (
-    StoredTrainingData,
-    StoredUsers,
-    load_training_data,
-    load_users,
-)
+from scenescout.engine.loading import StoredTrainingData, load_training_data
 
 __all__ = [
     "COLD_START",
@@ -27,7 +22,5 @@ __all__ = [
     "Ranking",
     "SimilarEvent",
     "StoredTrainingData",
-    "StoredUsers",
     "load_training_data",
-    "load_users",
 ]

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -291,7 +291,16 @@ class PersonalizationEngine:
         self.on_user_change = on_user_change
         self.component_budget_ms = component_budget_ms
         self.max_scored_candidates = max_scored_candidates
+        self.learned_through_id = 0
+        """Every stored interaction with an id up to this one has been learned (set by
+        :meth:`from_store` and by catch-up reads; 0 for an engine trained elsewhere)."""
         self._variants: dict[str, _Variant] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its store, hooks and per-process memo of preset blends."""
+        state = self.__dict__.copy()
+        state.update(interactions=None, on_user_change=None, _variants={})
+        return state
 
     @classmethod
     def train(
@@ -395,13 +404,15 @@ class PersonalizationEngine:
         now_ts = int(time.time()) if now is None else _epoch_s(now)
         loaded = load_training_data(store, now_ts)
         catalog = CatalogSnapshot.build(loaded.data.events, now_ts)
-        return cls.train(
+        engine = cls.train(
             loaded.data,
             catalog,
             config,
             preferences=loaded.preferences,
             interactions=store.interactions,
         )
+        engine.learned_through_id = loaded.through_id
+        return engine
 
     def _weights(self, config: PersonalizationConfig) -> dict[str, float]:
         wanted = HybridConfig.from_algorithms(config.algorithms).blend_weights()
@@ -717,6 +728,33 @@ class PersonalizationEngine:
             if not created:
                 profile = self.profiles.get(user_id) or UserProfile(user_id=user_id)
                 return LearnResult(interaction_id, False, profile)
+        return LearnResult(interaction_id, True, self.learn(interaction))
+
+    def apply_preferences(
+        self,
+        user_id: str,
+        preferences: UserPreferences,
+        home: tuple[float, float] | None = None,
+    ) -> UserProfile:
+        """Blend explicit preferences (and a home, when given) into the user's profile."""
+        profile = self.profiles.get(user_id) or UserProfile(
+            user_id=user_id, reference_ts=int(time.time())
+        )
+        if home is not None:
+            profile = replace(profile, home=home)
+        profile = self.profile_builder.with_preferences(profile, preferences)
+        self.profiles[user_id] = profile
+        return profile
+
+    def learn(self, interaction: Interaction, *, notify: bool = True) -> UserProfile:
+        """Learn from one interaction already stored (by this process or another).
+
+        The same learning as :meth:`update_user_preferences` without the store write:
+        the profile, the matrix-factorization vector, trending and the text profile, the
+        exclusions, then (when ``notify``) the ``on_user_change`` hook. Returns the new
+        profile.
+        """
+        user_id = interaction.user_id
         row = self.catalog.index_of(interaction.event_id)
         event = self.catalog.take([row]) if row is not None else None
         profile = self.profiles.get(user_id) or UserProfile(user_id=user_id)
@@ -725,9 +763,9 @@ class PersonalizationEngine:
         self.hybrid.partial_update(interaction, event)
         if interaction.interaction_type in EXCLUDING_TYPES:
             self.exclusions.setdefault(user_id, set()).add(interaction.event_id)
-        if self.on_user_change is not None:
+        if notify and self.on_user_change is not None:
             self.on_user_change(user_id)
-        return LearnResult(interaction_id, True, profile)
+        return profile
 
     def similar_events(
         self,

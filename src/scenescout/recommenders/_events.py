@@ -121,6 +121,13 @@ class EventMemo:
         self._values: EventValues = ()
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Rows are keyed by this process's interned ids: another process starts empty.
+        return {"compute": self._compute, "max_events": self._max_events}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["compute"], state["max_events"])  # type: ignore[misc]
+
     def get(self, events: EventFrame) -> EventValues:
         """The memoized values of every event of ``events``, computing the missing ones."""
         keys = intern_event_ids(events.ids)

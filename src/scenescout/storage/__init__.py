@@ -15,6 +15,8 @@ from scenescout.storage.repositories import (
     InteractionRepository,
     MetadataRepository,
     Store,
+    StoredInteraction,
+    StoredUsers,
     UserRepository,
     VenueRepository,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "MetadataRepository",
     "StorageError",
     "Store",
+    "StoredInteraction",
+    "StoredUsers",
     "UserRepository",
     "VenueRepository",
 ]

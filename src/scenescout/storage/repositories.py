@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -61,6 +62,26 @@ Reference = tuple[str, sa.Table, Collection[str]]  # (kind for the message, tabl
 # --- protocols ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoredInteraction:
+    """An interaction with the id the store gave it (ids grow with insertion)."""
+
+    id: int
+    interaction: Interaction
+
+
+@dataclass
+class StoredUsers:
+    """Homes and explicit preferences of the users a database holds.
+
+    ``preferences`` only lists users whose preferences say something (categories or
+    excluded categories).
+    """
+
+    homes: dict[str, tuple[float, float]]
+    preferences: dict[str, UserPreferences]
+
+
 class EventRepository(Protocol):
     """Events: the catalogue of things to recommend."""
 
@@ -87,6 +108,8 @@ class EventRepository(Protocol):
 
     def load_frame(self, ending_after: datetime | None = None) -> EventFrame: ...
 
+    def changed_since(self, since: datetime) -> list[Event]: ...
+
 
 class VenueRepository(Protocol):
     """Venues: places events happen at."""
@@ -109,6 +132,8 @@ class UserRepository(Protocol):
 
     def count(self) -> int: ...
 
+    def homes_and_preferences(self) -> StoredUsers: ...
+
 
 class InteractionRepository(Protocol):
     """The interaction log: append-only, idempotent per ``(user_id, idempotency_key)``."""
@@ -119,12 +144,22 @@ class InteractionRepository(Protocol):
 
     def list_for_user(self, user_id: str, *, limit: int | None = None) -> list[Interaction]: ...
 
+    def after(
+        self, after_id: int, *, user_ids: Collection[str] | None = None
+    ) -> list[StoredInteraction]: ...
+
+    def max_id(self) -> int: ...
+
     def count(self) -> int: ...
 
     def count_by_type(self) -> dict[str, int]: ...
 
     def load_log(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        through_id: int | None = None,
     ) -> InteractionLog: ...
 
 
@@ -423,6 +458,19 @@ class SqlEventRepository:
         """Events not over at ``now`` and not cancelled (permanent places included)."""
         return _count(self.db, schema.events, _upcoming(now))
 
+    def changed_since(self, since: datetime) -> list[Event]:
+        """Events created, changed or given a new status at or after ``since``, oldest
+        change first (an indexed read of ``updated_at``)."""
+        events = schema.events
+        statement = (
+            sa.select(events)
+            .where(events.c.updated_at >= since)
+            .order_by(events.c.updated_at, events.c.id)
+        )
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [Event.model_validate(row._asdict()) for row in rows]
+
     def load_frame(self, ending_after: datetime | None = None) -> EventFrame:
         """All events (or those not over at ``ending_after``) as an :class:`EventFrame`.
 
@@ -578,6 +626,24 @@ class SqlUserRepository:
         """The number of users."""
         return _count(self.db, schema.users)
 
+    def homes_and_preferences(self) -> StoredUsers:
+        """Every user's home and meaningful explicit preferences, in one query."""
+        users, preferences = schema.users, schema.user_preferences
+        statement = sa.select(
+            users.c.id, users.c.home_lat, users.c.home_lng, preferences.c.preferences
+        ).select_from(users.outerjoin(preferences, preferences.c.user_id == users.c.id))
+        homes: dict[str, tuple[float, float]] = {}
+        wanted: dict[str, UserPreferences] = {}
+        with self.db.engine.connect() as connection:
+            for user_id, lat, lng, stored in connection.execute(statement):
+                if lat is not None and lng is not None:
+                    homes[user_id] = (float(lat), float(lng))
+                if stored:
+                    parsed = UserPreferences.model_validate(stored)
+                    if parsed.categories or parsed.excluded_categories:
+                        wanted[user_id] = parsed
+        return StoredUsers(homes=homes, preferences=wanted)
+
 
 class SqlInteractionRepository:
     """:class:`InteractionRepository` on SQLAlchemy Core."""
@@ -611,6 +677,18 @@ class SqlInteractionRepository:
             ]
 
         with _references_checked(self.db, references), self.db.transaction() as connection:
+            if self.db.dialect == "postgresql":
+                # One writer per user at a time, in id order: a user's interactions commit in
+                # the order of their ids, so "every id above n" is a complete catch-up read
+                # (see :meth:`after`). Sorted, so two batches never wait on each other in a
+                # cycle. SQLite serializes all writers anyway.
+                users = schema.users
+                connection.execute(
+                    sa.select(users.c.id)
+                    .where(users.c.id.in_(sorted({i.user_id for i in interactions})))
+                    .order_by(users.c.id)
+                    .with_for_update()
+                )
             return [self._add(connection, interaction) for interaction in interactions]
 
     def _add(self, connection: Connection, interaction: Interaction) -> tuple[int, bool]:
@@ -642,6 +720,49 @@ class SqlInteractionRepository:
             )
         ).scalar_one()
         return int(first_id), False
+
+    def after(
+        self, after_id: int, *, user_ids: Collection[str] | None = None
+    ) -> list[StoredInteraction]:
+        """Interactions stored with an id above ``after_id`` (of ``user_ids`` only, when
+        given), in id order: what a process that learned everything up to ``after_id``
+        has yet to learn.
+
+        A user's interactions commit in id order, so for one user nothing can appear later
+        below an id already read.
+        """
+        table = schema.user_interactions
+        statement = (
+            sa.select(
+                table.c.id,
+                table.c.user_id,
+                table.c.event_id,
+                table.c.interaction_type,
+                table.c.occurred_at,
+                table.c.weight,
+                table.c.metadata,
+                table.c.idempotency_key,
+            )
+            .where(table.c.id > after_id)
+            .order_by(table.c.id)
+        )
+        if user_ids is not None:
+            statement = statement.where(table.c.user_id.in_(sorted(user_ids)))
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        found = []
+        for row in rows:
+            fields = row._asdict()
+            interaction_id = fields.pop("id")
+            fields["metadata"] = fields["metadata"] or {}
+            found.append(StoredInteraction(int(interaction_id), Interaction.model_validate(fields)))
+        return found
+
+    def max_id(self) -> int:
+        """The highest interaction id stored, 0 when there is none."""
+        table = schema.user_interactions
+        with self.db.engine.connect() as connection:
+            return int(connection.scalar(sa.select(sa.func.max(table.c.id))) or 0)
 
     def list_for_user(self, user_id: str, *, limit: int | None = None) -> list[Interaction]:
         """A user's interactions, newest first."""
@@ -685,9 +806,14 @@ class SqlInteractionRepository:
         return counts
 
     def load_log(
-        self, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        through_id: int | None = None,
     ) -> InteractionLog:
-        """Interactions with ``since <= occurred_at < until`` as an :class:`InteractionLog`.
+        """Interactions with ``since <= occurred_at < until`` (and an id of at most
+        ``through_id``) as an :class:`InteractionLog`.
 
         Rows are ordered by ``occurred_ts`` (whole seconds), ties by insertion (id);
         ``weight`` is NaN where none was given. Rows are read in storage order and sorted
@@ -706,6 +832,8 @@ class SqlInteractionRepository:
             statement = statement.where(table.c.occurred_at >= since)
         if until is not None:
             statement = statement.where(table.c.occurred_at < until)
+        if through_id is not None:
+            statement = statement.where(table.c.id <= through_id)
         parts: dict[str, list[npt.NDArray[Any]]] = {
             name: [] for name in ("id", "user", "event", "type", "ts", "weight")
         }

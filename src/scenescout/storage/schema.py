@@ -93,6 +93,7 @@ events = sa.Table(
     sa.Index(None, "lat", "lng"),
     sa.Index(None, "end_time"),
     sa.Index(None, "category"),
+    sa.Index(None, "updated_at"),
 )
 
 users = sa.Table(

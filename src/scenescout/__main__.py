@@ -1,0 +1,5 @@
+"""``python -m scenescout``: the command line."""
+
+from scenescout.cli import app
+
+app()

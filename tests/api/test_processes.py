@@ -1,0 +1,158 @@
+"""Two serving processes over one database and one Redis: a write taken by one is seen by
+the other's very next request (no stale cache, no stale model), and erasure reaches both.
+
+Process B is a real ``scenescout serve`` subprocess; process A is an app in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from tests.api.api_world import SERVICE_KEY, Headers, active_user, make_settings
+from tests.cache.redis_server import free_port
+
+from scenescout.api import create_app
+from scenescout.datasets import World
+from scenescout.engine import PersonalizationEngine
+from scenescout.storage import Store
+
+pytestmark = [pytest.mark.redis, pytest.mark.integration]
+START_TIMEOUT_SECONDS = 120.0
+SERVICE: Headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], url: str) -> None:
+    """Poll ``/ready`` until the worker has trained (or the process died)."""
+    with httpx.Client(base_url=url, timeout=5.0) as client:
+        give_up = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < give_up:
+            if process.poll() is not None:
+                raise RuntimeError(f"scenescout serve exited with {process.returncode}")
+            try:
+                if client.get("/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)  # polling for start-up, not timing anything
+    raise RuntimeError(f"scenescout serve was not ready within {START_TIMEOUT_SECONDS} s")
+
+
+@pytest.fixture
+def other_process(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "SCENESCOUT_API_KEYS": SERVICE_KEY,
+        "SCENESCOUT_API__RATE_LIMIT_PER_SECOND": "0",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "scenescout", "serve",
+            "--database-url", database_url,
+            "--redis-url", redis_url,
+            "--models-dir", str(tmp_path / "no-bundles"),
+            "--port", str(port),
+            "--log-level", "warning",
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(process, url)
+        with httpx.Client(base_url=url, headers=SERVICE, timeout=30.0) as client:
+            yield client
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+        if process.returncode not in (0, -15):
+            print(errors.decode(errors="replace"))
+
+
+@pytest.fixture
+def this_process(
+    database_url: str, redis_url: str, engine: PersonalizationEngine, store: Store
+) -> Iterator[TestClient]:
+    settings = make_settings(database_url).model_copy(update={"redis_url": redis_url})
+    with TestClient(create_app(settings, engine=engine, store=store)) as client:
+        client.headers.update(SERVICE)
+        yield client
+
+
+def _recommend(client: httpx.Client | TestClient, user: str) -> dict[str, Any]:
+    response = client.post(
+        "/api/personalization/recommendations", json={"user_id": user, "limit": 20}
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _ids(data: dict[str, Any]) -> list[str]:
+    return [item["event_id"] for item in data["recommendations"]]
+
+
+def test_an_interaction_taken_by_one_process_is_seen_by_the_next_request_to_another(
+    other_process: httpx.Client, this_process: TestClient, world: World
+) -> None:
+    user = active_user(world)
+    before = _recommend(other_process, user)
+    assert _recommend(other_process, user)["cache_info"]["hit"] is True  # cached in B
+    dismissed = _ids(before)[0]
+
+    stored = this_process.post(
+        "/api/personalization/profile",
+        json={
+            "user_id": user,
+            "event_id": dismissed,
+            "interaction_type": "dismiss",
+            "idempotency_key": "cross-process-1",
+        },
+    )
+    assert stored.status_code == 200, stored.text
+
+    after = _recommend(other_process, user)
+    assert after["cache_info"]["hit"] is False
+    assert dismissed not in _ids(after)
+    profile = other_process.get("/api/personalization/profile", params={"user_id": user})
+    assert (
+        profile.json()["data"]["profile"]["interaction_count"]
+        == (
+            this_process.get("/api/personalization/profile", params={"user_id": user}).json()[
+                "data"
+            ]["profile"]["interaction_count"]
+        )
+    )
+
+
+def test_an_event_cancelled_by_one_process_leaves_the_other_process_lists(
+    other_process: httpx.Client, this_process: TestClient, world: World
+) -> None:
+    user = active_user(world)
+    cancelled = _ids(_recommend(other_process, user))[0]
+    response = this_process.post(f"/api/events/{cancelled}/cancel")
+    assert response.status_code == 200, response.text
+    assert cancelled not in _ids(_recommend(other_process, user))
+
+
+def test_an_erasure_by_one_process_leaves_nothing_in_the_other(
+    other_process: httpx.Client, this_process: TestClient, world: World
+) -> None:
+    user = active_user(world)
+    _recommend(other_process, user)
+    held = other_process.get(f"/api/users/{user}/erasure").json()["data"]
+    assert held["erased"] is False and held["model_state"]
+
+    assert this_process.delete(f"/api/users/{user}").status_code == 200
+    status = other_process.get(f"/api/users/{user}/erasure").json()["data"]
+    assert status == {**status, "erased": True, "model_state": []}
