@@ -251,3 +251,62 @@ def test_evaluate_on_files(tmp_path: Path, with_events: bool) -> None:
     metrics = json.loads(out.read_text())
     assert {"hybrid", "popularity", "random", *SEED_COMPONENTS} <= set(metrics)
     assert all(values["users"] == 2 for values in metrics.values())
+
+
+def test_train_writes_a_bundle_that_loads_as_the_trained_engine(
+    world_url: str, tmp_path: Path
+) -> None:
+    from scenescout.engine.bundle import load_bundle, newest_bundle
+
+    models = tmp_path / "models"
+    args = ["train", "--database-url", world_url, "--models-dir", str(models)]
+    result = runner.invoke(app, [*args, "--now", REFERENCE_TIME])
+    assert result.exit_code == 0, result.output
+    path = newest_bundle(models)
+    assert path is not None and path.name in result.output.replace("\n", "")
+    engine, info = load_bundle(path)
+    store = Store(Database.from_url(world_url))
+    assert info.learned_through_id == store.interactions.max_id()
+    assert info.trained_as_of == int(datetime.fromisoformat(REFERENCE_TIME).timestamp())
+    reference = int(info.trained_as_of)
+    held = engine.catalog.take(engine.catalog.candidates(now=reference)).ids.tolist()
+    assert sorted(held) == upcoming_event_ids(world_url)
+
+
+def test_train_refuses_an_empty_database(database_url: str, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["train", "--database-url", database_url, "--models-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "holds no events" in result.output
+
+
+def test_serve_refuses_to_start_without_credentials(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCENESCOUT_API_KEYS", raising=False)
+    monkeypatch.delenv("SCENESCOUT_JWT_SECRET", raising=False)
+    result = runner.invoke(app, ["serve", "--database-url", database_url])
+    assert result.exit_code == 2
+    assert "SCENESCOUT_API_KEYS" in result.output
+
+
+def test_demo_builds_the_world_trains_once_and_prints_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCENESCOUT_API_KEYS", raising=False)
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    args = ["demo", "--database-url", url, "--models-dir", str(tmp_path / "models"), "--no-serve"]
+    small = ["--events", "300", "--users", "40", "--interactions", "2000"]
+    first = runner.invoke(app, [*args, *small])
+    assert first.exit_code == 0, first.output
+    assert "Building the demo event world" in first.output and "Trained in" in first.output
+    key = (tmp_path / "data" / "demo-api-key").read_text().strip()
+    assert f"API key: {key}" in first.output
+    assert f"Bearer {key}" in first.output.replace("\n", "")
+
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert "Building" not in second.output and "Using model bundle" in second.output
+    assert f"API key: {key}" in second.output

@@ -165,8 +165,18 @@ def generate(
         str | None,
         typer.Option(help="The world's 'now' (ISO 8601). Default: the current hour (UTC)."),
     ] = None,
+    history_days: Annotated[
+        int, typer.Option(min=1, max=3_650, help="Days of past events and interactions.")
+    ] = 120,
+    horizon_days: Annotated[
+        int, typer.Option(min=1, max=730, help="Days ahead that upcoming events start within.")
+    ] = 60,
 ) -> None:
-    """Generate a synthetic event world with a hidden ground truth and load it."""
+    """Generate a synthetic event world with a hidden ground truth and load it.
+
+    A shorter history and a longer horizon leave more events upcoming (e.g. 125,000 events
+    with --history-days 7 --horizon-days 120 leave about 100,000 upcoming).
+    """
     from scenescout.datasets.generator import WorldConfig, generate_world, write_world
 
     options: dict[str, Any] = {
@@ -174,6 +184,8 @@ def generate(
         "n_events": events,
         "n_users": users,
         "n_interactions": interactions,
+        "history_days": history_days,
+        "horizon_days": horizon_days,
     }
     if reference_time:
         options["reference_time"] = _instant("--reference-time", reference_time)
