@@ -71,6 +71,18 @@ def test_untouched_categories_get_a_small_predicted_affinity(world: World) -> No
     assert content.category_similarity_[0, 1] > 0.0, "fans glance at the other category"
 
 
+def test_a_category_of_the_latest_days_counts_as_much_as_its_recent_share(
+    world: World,
+) -> None:
+    content = ContentRecommender().fit(world.data)
+    profile = music_profile()
+    profile.categories["sports"] = 1.5
+    profile.recent_categories = {"music": 0.5, "sports": 2.0}
+    music, sports = content.category_affinity(profile, ["music", "sports"])
+    assert music == 1.0
+    assert sports == 1.0, "just saved twice: as strong as the long-time favourite"
+
+
 def test_excluded_categories_score_zero(world: World) -> None:
     content = ContentRecommender().fit(world.data)
     profile = music_profile(excluded_categories=("sports",))

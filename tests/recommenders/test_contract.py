@@ -38,6 +38,8 @@ class RecommenderContract:
     learns_from_data: ClassVar[bool] = True
     candidate_independent: ClassVar[bool] = True
     """Whether a candidate's score ignores the other candidates."""
+    keeps_user_state: ClassVar[bool] = True
+    """Whether the recommender holds anything per user (trending counts per event only)."""
 
     @classmethod
     def make(cls) -> Recommender:
@@ -140,6 +142,35 @@ class RecommenderContract:
         assert context.candidates.ids[np.nanargmax(scores)] == self.expected_top[1]
         assert self.expected_top[0] != self.expected_top[1]
 
+    def test_a_user_with_interactions_is_held_until_forgotten(self, world: World) -> None:
+        recommender = self.make().fit(world.data)
+        assert bool(recommender.holds_user("alice")) == self.keeps_user_state
+        recommender.partial_update(interaction("alice", "music-cold"), world.frame("music-cold"))
+        held = recommender.holds_user("alice")
+        assert bool(held) == self.keeps_user_state
+        assert recommender.holds_user("zed") == []
+
+        assert recommender.forget_user("alice") == held
+        assert recommender.holds_user("alice") == []
+        assert recommender.forget_user("alice") == []
+
+    def test_a_forgotten_user_scores_like_a_cold_user(self, world: World) -> None:
+        recommender = self.make().fit(world.data)
+        recommender.partial_update(interaction("alice", "music-cold"), world.frame("music-cold"))
+        recommender.forget_user("alice")
+        context = self.full_context(world)
+        cold = replace(context, user_id="zed")
+        np.testing.assert_allclose(
+            recommender.score(context), recommender.score(cold), equal_nan=True
+        )
+
+    def test_a_forgotten_user_can_start_again(self, world: World) -> None:
+        recommender = self.make().fit(world.data)
+        recommender.forget_user("alice")
+        recommender.partial_update(interaction("alice", "music-cold"), world.frame("music-cold"))
+        assert bool(recommender.holds_user("alice")) == self.keeps_user_state
+        assert recommender.score(self.full_context(world)).shape == (len(CANDIDATES),)
+
     def test_config_round_trip(self, fitted: Recommender, world: World) -> None:
         config = json.loads(json.dumps(fitted.get_config()))
         assert config["name"] == self.recommender_class.name
@@ -192,6 +223,7 @@ class TestLocation(RecommenderContract):
 
 class TestTrending(RecommenderContract):
     recommender_class = TrendingRecommender
+    keeps_user_state = False
     expected_top = ("sports-warm", "music-warm")
 
     def answer_context(self, world: World) -> ScoringContext:

@@ -67,3 +67,14 @@ def test_negative_feedback_pushes_an_event_down(world: World) -> None:
     before = mf.score(context)[0]
     mf.partial_update(interaction("alice", "music-warm", InteractionType.HIDE))
     assert mf.score(context)[0] < before
+
+
+def test_a_user_learned_after_an_erasure_gets_a_row_of_their_own(world: World) -> None:
+    mf = fitted(world)
+    last = max(mf.user_rows_, key=mf.user_rows_.__getitem__)
+    kept = vector_of(mf, last)
+    assert mf.forget_user("alice") == ["matrix_", "user_factors_"]
+    mf.partial_update(interaction("newcomer", "music-cold"), world.frame("music-cold"))
+    np.testing.assert_array_equal(vector_of(mf, last), kept)
+    rows = list(mf.user_rows_.values())
+    assert len(set(rows)) == len(rows)

@@ -120,6 +120,27 @@ class Recommender(ABC):
         """
         return None
 
+    @abstractmethod
+    def holds_user(self, user_id: str) -> list[str]:
+        """Names of the learned attributes that still hold per-user state of ``user_id``.
+
+        Empty when nothing does (always for a recommender without per-user state).
+        Aggregates that mix many users (similarities, item factors, counts) are not
+        per-user state: they keep a forgotten user's past contribution until the next fit.
+        """
+
+    @abstractmethod
+    def forget_user(self, user_id: str) -> list[str]:
+        """Erase all per-user state of ``user_id`` (GDPR delete).
+
+        Afterwards the user scores like one never seen, until they interact again.
+
+        Returns
+        -------
+        list[str]
+            What held the user before, as :meth:`holds_user` named it.
+        """
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.model_dump(mode="json")}
 

@@ -299,3 +299,55 @@ class CollaborativeRecommender(Recommender):
         total = weights.sum(axis=1, dtype=np.float64)
         scores = np.divide(reached, total, out=np.zeros(n), where=total > 0)
         return np.where(scores > 0.0, scores, np.nan)
+
+    def holds_user(self, user_id: str) -> list[str]:
+        """``matrix_`` for a trained user (their row, engagement and neighbourhood links),
+        ``recent_`` for post-fit history."""
+        self._require_fitted()
+        return [
+            name
+            for name, holds in (
+                ("matrix_", user_id in self.matrix_.user_rows),
+                ("recent_", user_id in self.recent_),
+            )
+            if holds
+        ]
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Empty the user's rows of the matrix and of ``engagement_`` (which neighbours
+        read), drop their neighbourhood and their place in other users' neighbourhoods, and
+        their post-fit history."""
+        held = self.holds_user(user_id)
+        self.recent_.pop(user_id, None)
+        row = erase_user_row(self.matrix_, user_id)
+        if row is not None:
+            self.engagement_ = _without_row(self.engagement_, row)
+            neighbors = self.user_neighbors_.copy()
+            similarity = self.user_similarity_.copy()
+            linked = neighbors == row
+            linked[row] = True
+            neighbors[linked] = -1
+            similarity[linked] = 0.0
+            self.user_neighbors_, self.user_similarity_ = neighbors, similarity
+        return held
+
+
+def _without_row(matrix: sp.csr_matrix, row: int) -> sp.csr_matrix:
+    """A copy of ``matrix`` with row ``row`` empty (values and structure)."""
+    copy = sp.csr_matrix(matrix, copy=True)
+    start, stop = copy.indptr[row : row + 2]
+    copy.data[start:stop] = 0
+    copy.eliminate_zeros()
+    return copy
+
+
+def erase_user_row(matrix: InteractionMatrix, user_id: str) -> int | None:
+    """Empty the user's row of a fitted interaction matrix (copy on write, so a concurrent
+    reader keeps a consistent matrix) and unmap it; the row, or ``None`` for a stranger."""
+    row = matrix.user_rows.pop(user_id, None)
+    if row is None:
+        return None
+    matrix.signed = _without_row(matrix.signed, row)
+    matrix.positive = _without_row(matrix.positive, row)
+    matrix.user_ids[row] = ""
+    return row

@@ -122,6 +122,12 @@ def _relative(affinity: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.clip(affinity / top, 0.0, 1.0) if top > 0.0 else np.zeros_like(affinity)
 
 
+def _relative_affinities(affinities: dict[str, float]) -> dict[str, float]:
+    """Each affinity divided by the largest positive one, clipped to [0, 1]."""
+    top = max((v for v in affinities.values() if v > 0.0), default=1.0)
+    return {name: min(max(v / top, 0.0), 1.0) for name, v in affinities.items()}
+
+
 class ContentRecommender(Recommender):
     """TF-IDF text profile + feature matching against the user's profile.
 
@@ -264,11 +270,17 @@ class ContentRecommender(Recommender):
 
     def category_affinity(self, profile: UserProfile, categories: list[str]) -> ScoreArray:
         """The profile's relative affinity in [0, 1] to each category, predicted for those
-        it never touched; ``NaN`` for all when the profile holds no category signal."""
+        it never touched; ``NaN`` for all when the profile holds no category signal.
+
+        A category's affinity is the larger of its long-term one (``categories``) and its
+        short-term one (``recent_categories``, relative to the most recent favourite), so
+        a taste the user just showed counts at once, not only after it outweighs years."""
         if not profile.categories:
             return np.full(len(categories), np.nan)
-        top = max((v for v in profile.categories.values() if v > 0.0), default=1.0)
-        relative = {name: min(max(v / top, 0.0), 1.0) for name, v in profile.categories.items()}
+        relative = _relative_affinities(profile.categories)
+        for name, value in _relative_affinities(profile.recent_categories).items():
+            if value > relative.get(name, 0.0):
+                relative[name] = value
         liked = [
             (self.category_index_[name], value)
             for name, value in relative.items()
@@ -338,6 +350,17 @@ class ContentRecommender(Recommender):
         if warm and profile is not None:
             parts.append((1.0 - self.config.text_weight, self._feature_scores(context, profile)))
         return _weighted_mean(parts, n)
+
+    def holds_user(self, user_id: str) -> list[str]:
+        """``text_profiles_`` when the user has a text profile."""
+        self._require_fitted()
+        return ["text_profiles_"] if user_id in self.text_profiles_ else []
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Drop the user's text profile."""
+        held = self.holds_user(user_id)
+        self.text_profiles_.pop(user_id, None)
+        return held
 
     def similar_events(
         self, query: int | str, events: EventFrame, k: int = 10

@@ -45,6 +45,7 @@ from scenescout.recommenders.base import (
     ScoringContext,
     TrainingData,
 )
+from scenescout.recommenders.collaborative import erase_user_row
 
 Vector = npt.NDArray[np.float32]
 
@@ -82,7 +83,7 @@ class FactorizationRecommender(Recommender):
         Ids of the trained events, in the order of ``item_factors_``.
     item_factors_, user_factors_ : numpy.ndarray
         Factors of the trained events, and of the users (kept current by
-        ``partial_update``; rows by ``user_rows_``).
+        ``partial_update``; rows by ``user_rows_``, ``n_user_rows_`` of them ever used).
     content_model_ : sklearn.linear_model.Ridge or None
         Content features -> item factors; ``None`` when nothing was trained.
     """
@@ -109,6 +110,7 @@ class FactorizationRecommender(Recommender):
         self.item_factors_: Vector = np.asarray(model.item_factors)
         self.gramian_ = self.item_factors_.T.astype(np.float64) @ self.item_factors_
         self.user_rows_ = dict(matrix.user_rows)
+        self.n_user_rows_ = len(self.user_rows_)
         self.user_factors_: Vector = np.array(model.user_factors)
         self.featurizer_ = EventFeaturizer().fit(data.events)
         trained = data.events.take(matrix.item_positions(data.events))
@@ -176,7 +178,10 @@ class FactorizationRecommender(Recommender):
         else:
             engagement.negative += confidence
         vector = self._solve_user(interaction.user_id)
-        row = self.user_rows_.get(interaction.user_id, len(self.user_rows_))
+        row = self.user_rows_.get(interaction.user_id)
+        if row is None:
+            row = self.n_user_rows_
+            self.n_user_rows_ += 1
         self.user_factors_ = grow_rows(self.user_factors_, row + 1)
         self.user_factors_[row] = vector
         # Published last, so a concurrent score() never sees a row without its vector.
@@ -226,3 +231,31 @@ class FactorizationRecommender(Recommender):
             return np.full(len(context.candidates), np.nan)
         vectors = self.vectors_.get(context.candidates)[0]
         return np.asarray(vectors @ self.user_factors_[user], dtype=np.float64)
+
+    def holds_user(self, user_id: str) -> list[str]:
+        """``matrix_`` (the fitted row), ``user_factors_`` (the vector, fitted or learned
+        since) and ``recent_`` (post-fit history), those that hold the user."""
+        self._require_fitted()
+        return [
+            name
+            for name, holds in (
+                ("matrix_", user_id in self.matrix_.user_rows),
+                ("user_factors_", user_id in self.user_rows_),
+                ("recent_", user_id in self.recent_),
+            )
+            if holds
+        ]
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Empty the user's fitted row, zero their vector (and the ``implicit`` model's
+        copy) and drop their post-fit history; the vector's row is never reused."""
+        held = self.holds_user(user_id)
+        erase_user_row(self.matrix_, user_id)
+        self.recent_.pop(user_id, None)
+        row = self.user_rows_.pop(user_id, None)
+        if row is not None:
+            self.user_factors_[row] = 0.0
+            fitted = getattr(self.model_, "user_factors", None)
+            if isinstance(fitted, np.ndarray) and row < fitted.shape[0]:
+                fitted[row] = 0.0
+        return held

@@ -179,6 +179,24 @@ class HybridRecommender(Recommender):
         for component in self.components_.values():
             component.partial_update(interaction, event)
 
+    def holds_user(self, user_id: str) -> list[str]:
+        """``"<component>.<attribute>"`` for each component attribute holding the user."""
+        self._require_fitted()
+        return [
+            f"{name}.{attribute}"
+            for name, component in self.components_.items()
+            for attribute in component.holds_user(user_id)
+        ]
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Every component forgets the user; what held them, as :meth:`holds_user` says."""
+        self._require_fitted()
+        return [
+            f"{name}.{attribute}"
+            for name, component in self.components_.items()
+            for attribute in component.forget_user(user_id)
+        ]
+
     def score_components(
         self, context: ScoringContext, names: Iterable[str] | None = None
     ) -> dict[str, ScoreArray]:

@@ -327,3 +327,14 @@ class LocationRecommender(Recommender):
             return decay
         share = self.config.history_share
         return np.where(distance <= max_km, (1.0 - share) * decay + share * density, 0.0)
+
+    def holds_user(self, user_id: str) -> list[str]:
+        """``places_`` when the user has learned places."""
+        self._require_fitted()
+        return ["places_"] if user_id in self.places_ else []
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Drop the user's places."""
+        held = self.holds_user(user_id)
+        self.places_.pop(user_id, None)
+        return held

@@ -141,6 +141,15 @@ class TrendingRecommender(Recommender):
         scores[known] = np.where(eligible & (popularity > 0.0), trend, 0.0)
         return scores
 
+    def holds_user(self, user_id: str) -> list[str]:
+        """Nothing: trending counts interactions per event, never per user."""
+        self._require_fitted()
+        return []
+
+    def forget_user(self, user_id: str) -> list[str]:
+        """Nothing to erase (see :meth:`holds_user`)."""
+        return self.holds_user(user_id)
+
     def interaction_counts(self, events: EventFrame, now_ts: int) -> npt.NDArray[np.float64]:
         """Raw interaction counts of ``events`` in the window ending at ``now_ts``."""
         self._require_fitted()
