@@ -306,7 +306,7 @@ def demo(
     """Build the demo world when missing, train a model bundle when there is none, show
     the world, then serve the API at http://HOST:PORT with its docs."""
     from scenescout.datasets.generator import WorldConfig, generate_world, write_world
-    from scenescout.engine.bundle import newest_bundle
+    from scenescout.engine.bundle import BundleError, newest_bundle, read_info
 
     store = _open_store(database_url)
     if store.events.count() == 0:
@@ -319,6 +319,12 @@ def demo(
     _print_stats(store.stats(now))
     models = _models_dir(models_dir)
     bundle = newest_bundle(models)
+    if bundle is not None:
+        try:
+            read_info(bundle)
+        except BundleError as error:
+            console.print(f"[yellow]{error}[/]")
+            bundle = None
     if bundle is None:
         bundle = _train_bundle(store, models, now)
     else:
@@ -330,7 +336,8 @@ def demo(
         f"Try:  curl -s -X POST {url}/api/personalization/recommendations "
         f"-H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
         f'-d \'{{"user_id": "{_some_user(store)}", "limit": 5}}\'\n'
-        f"Docs: {url}/docs"
+        f"Docs: {url}/docs",
+        soft_wrap=True,
     )
     if serve_:
         _serve(
@@ -483,9 +490,12 @@ def _serve(
         f"Serving on http://{host}:{port} with {workers} worker(s); docs at "
         f"http://{host}:{port}/docs (Ctrl+C stops)"
     )
+    from scenescout.api.serving import NO_DELAY_PROTOCOL
+
     uvicorn.run(
         "scenescout.api:app_from_environment",
         factory=True,
+        http=NO_DELAY_PROTOCOL,
         host=host,
         port=port,
         workers=workers,

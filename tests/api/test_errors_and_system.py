@@ -147,3 +147,25 @@ def test_while_the_engine_trains_ready_and_recommendations_are_503(
     assert error["details"] == {"database": True, "catalog_loaded": False}
     assert "still loading" in _assert_error(served, 503, "not_ready")["message"]
     assert health.status_code == 200
+
+
+def test_a_model_that_failed_to_load_is_reported_by_ready_and_requests(
+    database_url: str, store: Store, service: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def from_store(
+        store: Store, config: PersonalizationConfig, now: object = None
+    ) -> PersonalizationEngine:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(PersonalizationEngine, "from_store", from_store)
+    app = create_app(make_settings(database_url), store=store)
+    with TestClient(app) as client:
+        for thread in threading.enumerate():
+            if thread.name == "scenescout-load":
+                thread.join()
+        ready = client.get("/ready")
+        served = client.post(
+            "/api/personalization/recommendations", json={"user_id": "u"}, headers=service
+        )
+    assert "failed to load (RuntimeError)" in _assert_error(ready, 503, "not_ready")["message"]
+    assert "failed to load (RuntimeError)" in _assert_error(served, 503, "not_ready")["message"]

@@ -1,7 +1,8 @@
 """Two serving processes over one database and one Redis: a write taken by one is seen by
 the other's very next request (no stale cache, no stale model), and erasure reaches both.
 
-Process B is a real ``scenescout serve`` subprocess; process A is an app in this process.
+Process B is a real ``scenescout serve --workers 2`` (two worker processes behind one
+port); process A is an app in this process.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def other_process(database_url: str, redis_url: str, tmp_path: Path) -> Iterator
             "--redis-url", redis_url,
             "--models-dir", str(tmp_path / "no-bundles"),
             "--port", str(port),
+            "--workers", "2",
             "--log-level", "warning",
         ],
         env=environment,

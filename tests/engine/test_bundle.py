@@ -13,6 +13,7 @@ from scenescout.domain.recommendation import RecommendationRequest
 from scenescout.engine import PersonalizationEngine
 from scenescout.engine.bundle import (
     BUNDLE_FORMAT,
+    CODE_DIGEST,
     INFO_FILE,
     BundleError,
     bundles,
@@ -95,3 +96,13 @@ def test_a_damaged_bundle_is_a_bundle_error(engine: PersonalizationEngine, tmp_p
     (path / INFO_FILE).write_text("{")
     with pytest.raises(BundleError, match="not a readable bundle info file"):
         read_info(path)
+
+
+def test_a_bundle_written_by_other_code_is_refused(
+    engine: PersonalizationEngine, tmp_path: Path
+) -> None:
+    path, info = save_bundle(engine, tmp_path, trained_as_of=NOW_TS)
+    assert info.code_digest == CODE_DIGEST
+    (path / INFO_FILE).write_text(json.dumps({**info.to_json(), "code_digest": "0" * 16}))
+    with pytest.raises(BundleError, match="written by other code"):
+        load_bundle(path)

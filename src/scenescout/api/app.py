@@ -28,7 +28,7 @@ from scenescout.cache import CacheBackend, open_cache
 from scenescout.cache.versions import VersionBoard
 from scenescout.config import Settings
 from scenescout.engine import PersonalizationEngine
-from scenescout.engine.bundle import load_bundle, newest_bundle
+from scenescout.engine.bundle import BundleError, load_bundle, newest_bundle
 from scenescout.engine.sync import StoreFollower
 from scenescout.storage import Database, Store
 
@@ -191,10 +191,15 @@ def _load_or_train(config: ApiSettings, store: Store) -> tuple[PersonalizationEn
     with the time its catalog was read."""
     path = newest_bundle(config.models_dir)
     if path is not None:
-        engine, info = load_bundle(path)
-        logger.info("loaded model bundle %s (trained as of %s)", path, info.trained_as_of)
-        return engine, datetime.fromtimestamp(info.trained_as_of, tz=UTC)
-    logger.info("no model bundle in %s: training on the database", config.models_dir)
+        try:
+            engine, info = load_bundle(path)
+        except BundleError as error:
+            logger.warning("%s; training on the database instead", error)
+        else:
+            logger.info("loaded model bundle %s (trained as of %s)", path, info.trained_as_of)
+            return engine, datetime.fromtimestamp(info.trained_as_of, tz=UTC)
+    else:
+        logger.info("no model bundle in %s: training on the database", config.models_dir)
     started = datetime.now(UTC)
     return PersonalizationEngine.from_store(store, config.personalization, now=started), started
 

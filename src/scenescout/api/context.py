@@ -59,6 +59,11 @@ class EngineSlot:
         """Whether requests can be answered."""
         return self._engine is not None
 
+    @property
+    def failure(self) -> str | None:
+        """Why loading the engine failed, or ``None``."""
+        return self._failure
+
     def get(self) -> PersonalizationEngine:
         """The engine.
 

@@ -448,7 +448,13 @@ class HealthService(_Service):
                     what
                     for what, ok in (
                         ("the database is unreachable", database),
-                        ("the catalog is still loading", engines.loaded),
+                        (
+                            "the catalog is still loading"
+                            if engines.failure is None
+                            else f"the model failed to load ({engines.failure}); see the "
+                            "server log and restart the service",
+                            engines.loaded,
+                        ),
                     )
                     if not ok
                 ),

@@ -26,6 +26,24 @@ from scenescout.engine.engine import PersonalizationEngine
 BUNDLE_FORMAT = 1
 ENGINE_FILE = "engine.pkl"
 INFO_FILE = "bundle.json"
+_PICKLED_CODE = ("catalog", "engine", "profiles", "ranking", "recommenders", "frames.py")
+"""The parts of the package whose objects a bundle pickles."""
+
+
+def _code_digest() -> str:
+    """A hash of the source of every module whose objects a bundle holds: a bundle only
+    loads into the code that wrote it (a changed class may lack what an old pickle holds)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for part in _PICKLED_CODE:
+        path = root / part
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(root).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CODE_DIGEST = _code_digest()
 
 
 class BundleError(Exception):
@@ -51,6 +69,8 @@ class BundleInfo:
         A hash of the engine's personalization config.
     events, profiles
         Upcoming events in the catalog and user profiles held.
+    code_digest
+        A hash of the code that wrote it (:data:`CODE_DIGEST`); other code refuses it.
     format
         The bundle format (:data:`BUNDLE_FORMAT`).
     """
@@ -62,6 +82,7 @@ class BundleInfo:
     config_digest: str
     events: int
     profiles: int
+    code_digest: str = CODE_DIGEST
     format: int = BUNDLE_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -148,6 +169,11 @@ def read_info(path: str | Path) -> BundleInfo:
         raise BundleError(
             f"{path} is a format-{info.format} bundle; this version reads format "
             f"{BUNDLE_FORMAT}: run `scenescout train` again"
+        )
+    if info.code_digest != CODE_DIGEST:
+        raise BundleError(
+            f"{path} was written by other code (digest {info.code_digest}, this code "
+            f"{CODE_DIGEST}): run `scenescout train` again"
         )
     return info
 
