@@ -84,6 +84,20 @@ def test_a_user_invalidation_reaches_another_instance(
     assert level() is None
 
 
+def test_a_batch_of_user_invalidations_reaches_another_instance(
+    listener: tuple[RecommendationCache, Heard], make_l2_cache: CacheFactory
+) -> None:
+    cache, heard = listener
+    other = make_l2_cache()
+    for user in ("u1", "u2"):
+        other.set(user, make_request(user), DIGEST, value_for(user, "e1"), ["e1"])
+    levels = {user: cached_in_l1(cache, user) for user in ("u1", "u2")}
+    assert [(level(), level()) for level in levels.values()] == [("l2", "l1")] * 2
+    assert other.invalidate_users(["u1", "u2"]) == 2
+    heard.wait_for("user", "u2")
+    assert [level() for level in levels.values()] == [None, None]
+
+
 def test_an_event_invalidation_and_a_clear_reach_another_instance(
     listener: tuple[RecommendationCache, Heard], make_l2_cache: CacheFactory
 ) -> None:

@@ -42,6 +42,7 @@ class BackendContract:
         hit = cache.get("u1", request, DIGEST)
         assert hit is None or hit.value == value_for("u1", "e1")
         assert cache.invalidate_user("u1") >= 0
+        assert cache.invalidate_users(["u1", "u2"]) >= 0
         assert cache.invalidate_event("e1") >= 0
         cache.clear()
         assert cache.get("u1", request, DIGEST) is None
@@ -139,6 +140,20 @@ class CacheContract(BackendContract):
         assert cache.get("u1", second, DIGEST) is None
         assert self.level(cache, "u2", other) == "l1"
         assert cache.invalidate_user("u1") == 0
+
+    def test_invalidate_users_drops_the_entries_of_each_and_only_theirs(
+        self, make_cache: CacheFactory
+    ) -> None:
+        cache = make_cache()
+        mine = [self.put(cache, "u1", "e1", limit=5), self.put(cache, "u1", "e2", limit=6)]
+        theirs = self.put(cache, "u2", "e1", limit=5)
+        other = self.put(cache, "u3", "e1", limit=5)
+        assert cache.invalidate_users(["u1", "u2", "u1", "nobody"]) == 3
+        for request in mine:
+            assert cache.get("u1", request, DIGEST) is None
+        assert cache.get("u2", theirs, DIGEST) is None
+        assert self.level(cache, "u3", other) == "l1"
+        assert cache.invalidate_users([]) == 0
 
     def test_invalidate_event_drops_the_entries_listing_it(self, make_cache: CacheFactory) -> None:
         cache = make_cache()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -9,14 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.recommenders.recommender_world import World, interaction
 
-from scenescout.domain import InteractionType
+from scenescout.domain import Interaction, InteractionType
 from scenescout.frames import EventFrame, InteractionLog
 from scenescout.profiles.profile import PRICE_BANDS, price_band
 from scenescout.recommenders._events import EventMemo, KeyedRows, intern_event_ids
 from scenescout.recommenders._features import (
     EventFeaturizer,
     InteractionMatrix,
+    interaction_confidence,
     price_band_codes,
+    single_confidence,
     top_k_per_row,
 )
 
@@ -91,3 +95,21 @@ def test_negative_feedback_wins_over_positive_in_the_matrix() -> None:
     assert signed[int(e1)] < 0.0
     assert signed[int(e2)] == 5.0
     assert matrix.positive.nnz == 1
+
+
+@given(
+    st.sampled_from(list(InteractionType)),
+    st.one_of(st.none(), st.floats(min_value=0.0, max_value=1e6)),
+)
+def test_one_interaction_confidence_equals_the_logs(
+    interaction_type: InteractionType, weight: float | None
+) -> None:
+    interaction = Interaction(
+        user_id="u",
+        event_id="e",
+        interaction_type=interaction_type,
+        weight=weight,
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    logged = interaction_confidence(InteractionLog.from_interactions([interaction]))
+    assert single_confidence(interaction) == float(logged[0])

@@ -207,8 +207,7 @@ class ProfileService(_Service):
         self._check_references(engine, interactions)
         stored = context.store.interactions.add_many(interactions)
         context.coherence.interactions_stored(users)
-        for user_id in users:
-            context.cache.invalidate_user(user_id)
+        context.cache.invalidate_users(users)
         results = [
             InteractionOutcome(
                 index=index,

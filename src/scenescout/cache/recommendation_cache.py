@@ -29,7 +29,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, Protocol, Self
@@ -114,6 +114,8 @@ class CacheBackend(Protocol):
     ) -> None: ...
 
     def invalidate_user(self, user_id: str) -> int: ...
+
+    def invalidate_users(self, user_ids: Collection[str]) -> int: ...
 
     def invalidate_event(self, event_id: str) -> int: ...
 
@@ -327,6 +329,39 @@ class RecommendationCache(_ClosedOnExit):
         """
         return self._invalidate("user", user_id)
 
+    def invalidate_users(self, user_ids: Collection[str]) -> int:
+        """Drop every entry of each of ``user_ids`` (call after a batch of interactions),
+        with a fixed number of L2 round trips for the whole batch.
+
+        Unlike :meth:`invalidate_user`, the ``hybrid`` strategy does not sweep the keyspace
+        by pattern for a user whose tag set is missing: that is the common case (a user
+        with nothing cached), and a pass over every key per interaction does not scale.
+        Entries that lost their tag set are left to expire; a service that stamps entries
+        with per-user change counters (as the HTTP service does) never reads them.
+
+        Returns
+        -------
+        int
+            As for :meth:`invalidate_user`.
+        """
+        users = list(dict.fromkeys(user_ids))
+        removed: builtins.set[str] = builtins.set()
+        for user_id in users:
+            removed |= self._drop_local("user", user_id)
+        missed: list[_Missed] = [("user", user_id) for user_id in users]
+        store = self._l2_store(missed_many=missed)
+        if store is not None and users:
+            try:
+                removed |= store.invalidate_users(users)
+                store.publish_many([self._message("user", user_id) for user_id in users])
+            except redis.RedisError as error:
+                self._l2_failed("invalidate", error)
+                with self._lock:
+                    for invalidation in missed:
+                        self._keep(invalidation)
+        self._metrics.invalidations.labels("user", "local").inc(len(users))
+        return len(removed)
+
     def invalidate_event(self, event_id: str) -> int:
         """Drop every entry listing ``event_id`` (call on each change to the event).
 
@@ -484,23 +519,30 @@ class RecommendationCache(_ClosedOnExit):
         self._publish(store, "clear", None)
 
     def _publish(self, store: RedisStore, kind: InvalidationKind, target: str | None) -> None:
-        store.publish(orjson.dumps({"origin": self.instance_id, "kind": kind, "target": target}))
+        store.publish(self._message(kind, target))
 
-    def _l2_store(self, missed: _Missed | None = None) -> RedisStore | None:
+    def _message(self, kind: InvalidationKind, target: str | None) -> bytes:
+        return orjson.dumps({"origin": self.instance_id, "kind": kind, "target": target})
+
+    def _l2_store(
+        self, missed: _Missed | None = None, *, missed_many: Sequence[_Missed] = ()
+    ) -> RedisStore | None:
         """L2 if it may be used now, recovered first when an outage's retry is due.
 
-        When L2 is out, ``missed`` (an invalidation the caller would have sent) is kept for
-        replay, in the same critical section that saw the outage, so a recovery ending
-        concurrently cannot leave it behind.
+        When L2 is out, ``missed`` and ``missed_many`` (invalidations the caller would have
+        sent) are kept for replay, in the same critical section that saw the outage, so a
+        recovery ending concurrently cannot leave them behind.
         """
         store = self._store
         if store is None or self._closed:
             return None
+        kept = [missed, *missed_many]
         with self._lock:
             if not self._outage.active:
                 return store
             if self._recovering or not self._outage.retry_due():
-                self._keep(missed)
+                for invalidation in kept:
+                    self._keep(invalidation)
                 return None
             self._recovering = True
         recovered = False
@@ -510,7 +552,8 @@ class RecommendationCache(_ClosedOnExit):
             with self._lock:
                 self._recovering = False
                 if not recovered:
-                    self._keep(missed)
+                    for invalidation in kept:
+                        self._keep(invalidation)
         return store if recovered else None
 
     def _recover(self, store: RedisStore) -> bool:
@@ -632,6 +675,10 @@ class NullCache(_ClosedOnExit):
         """Store nothing."""
 
     def invalidate_user(self, user_id: str) -> int:
+        """Nothing to drop: 0."""
+        return 0
+
+    def invalidate_users(self, user_ids: Collection[str]) -> int:
         """Nothing to drop: 0."""
         return 0
 

@@ -14,9 +14,11 @@ An entry is a hash ``{v: <orjson value>, e: <orjson list of event ids>}`` under 
     set in one transaction, then deletes its members: cost proportional to the entries removed.
 ``hybrid``
     ``tag``, except that a user whose tag set is missing (expired early, evicted under memory
-    pressure, or entries written by a ``pattern`` instance) is also looked up by pattern. Events
-    have no pattern in the key, so event invalidation stays tag-only: falling back to a whole
-    keyspace pass on every change of an uncached event would cost more than it protects.
+    pressure, or entries written by a ``pattern`` instance) is also looked up by pattern, on
+    :meth:`RedisStore.invalidate_user` (preferences, erasure). The batched per-interaction path
+    (:meth:`RedisStore.invalidate_users`) stays tag-only: most users have nothing cached, and a
+    whole keyspace pass per interaction does not scale. Events have no pattern in the key, so
+    event invalidation stays tag-only too.
 
 Every method raises :class:`redis.RedisError` when Redis fails; the caller decides what an
 outage means (see :class:`~scenescout.cache.RecommendationCache`).
@@ -122,6 +124,23 @@ class RedisStore:
             deleted |= self._delete_matching(user_entries_pattern(user_id))
         return deleted
 
+    def invalidate_users(self, user_ids: Sequence[str]) -> set[str]:
+        """Delete every entry of each of ``user_ids`` through their tag sets, in two round
+        trips (``pattern``: by pattern, user by user); the keys deleted. ``hybrid`` does not
+        fall back to a pattern sweep here (see ``RecommendationCache.invalidate_users``)."""
+        if self.strategy == "pattern":
+            deleted: set[str] = set()
+            for user_id in user_ids:
+                deleted |= self._delete_matching(user_entries_pattern(user_id))
+            return deleted
+        pipe = self.client.pipeline(transaction=True)
+        for user_id in user_ids:
+            pipe.smembers(user_tag_key(user_id))
+            pipe.delete(user_tag_key(user_id))
+        replies = pipe.execute()
+        members = set().union(*replies[0::2]) if replies else set()
+        return self._delete(members)
+
     def invalidate_event(self, event_id: str) -> set[str]:
         """Delete every entry listing ``event_id``; the keys deleted."""
         if self.strategy == "pattern":
@@ -138,6 +157,13 @@ class RedisStore:
     def publish(self, message: bytes) -> None:
         """Broadcast ``message`` on the invalidation channel."""
         self.client.publish(self.channel, message)
+
+    def publish_many(self, messages: Sequence[bytes]) -> None:
+        """Broadcast each of ``messages``, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for message in messages:
+            pipe.publish(self.channel, message)
+        pipe.execute()
 
     def _delete_tagged(self, tag: str) -> tuple[set[str], bool]:
         pipe = self.client.pipeline(transaction=True)

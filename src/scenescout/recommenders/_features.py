@@ -3,6 +3,7 @@ matrix, vectorized price bands, and one-hot content features of events."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Self
 
@@ -12,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from scenescout.domain import Interaction
-from scenescout.frames import INTERACTION_TYPES, EventFrame, InteractionLog
+from scenescout.frames import INTERACTION_CODES, INTERACTION_TYPES, EventFrame, InteractionLog
 from scenescout.profiles.config import InteractionWeights
 from scenescout.profiles.event_keys import SECONDS_PER_DAY
 from scenescout.profiles.profile import PRICE_BANDS
@@ -35,8 +36,11 @@ def interaction_confidence(log: InteractionLog) -> FloatArray:
 
 
 def single_confidence(interaction: Interaction) -> float:
-    """:func:`interaction_confidence` of one interaction."""
-    return float(interaction_confidence(InteractionLog.from_interactions([interaction]))[0])
+    """:func:`interaction_confidence` of one interaction (without building a log: this is
+    on the write path of every interaction)."""
+    weight = interaction.weight
+    own = 1.0 if weight is None or math.isnan(weight) else float(np.float32(weight))
+    return float(_CONFIDENCE_BY_CODE[INTERACTION_CODES[interaction.interaction_type]] * own)
 
 
 def decay_factor(age_seconds: FloatArray | float, half_life_days: float) -> FloatArray:
