@@ -24,7 +24,11 @@ _bearer = HTTPBearer(
 )
 
 
-def get_services(request: Request) -> Services:
+# The dependencies below do no I/O: async, so FastAPI runs them on the event loop rather
+# than handing each to its thread pool (a thread hop and a GIL handoff per dependency).
+
+
+async def get_services(request: Request) -> Services:
     """The services of the app serving ``request``."""
     services: Services = request.app.state.services
     return services
@@ -33,7 +37,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_metrics(services: ServicesDep) -> Metrics:
+async def get_metrics(services: ServicesDep) -> Metrics:
     """The app's metrics."""
     return services.context.metrics
 
@@ -41,7 +45,7 @@ def get_metrics(services: ServicesDep) -> Metrics:
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

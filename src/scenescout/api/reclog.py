@@ -8,10 +8,10 @@ everything queued so far and waits for it, and :meth:`close` flushes and stops t
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -58,8 +58,13 @@ class RecommendationLogWriter:
         self._db = db
         self._interval_s = flush_interval_seconds
         self._batch_size = batch_size
+        self._queue_size = queue_size
         self._on_drop = on_drop
-        self._queue: queue.Queue[RecommendationLogRow | _Flush] = queue.Queue(queue_size)
+        # Rows wait in a deque the writer drains every interval, or sooner when a batch is
+        # full: submitting does not wake the writer thread for every row.
+        self._rows: collections.deque[RecommendationLogRow] = collections.deque()
+        self._markers: queue.SimpleQueue[_Flush] = queue.SimpleQueue()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -74,10 +79,12 @@ class RecommendationLogWriter:
 
     def submit(self, row: RecommendationLogRow) -> None:
         """Queue one row without waiting; drop it when the queue is full."""
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
+        if len(self._rows) >= self._queue_size:
             self._on_drop(1)
+            return
+        self._rows.append(row)
+        if len(self._rows) >= self._batch_size:
+            self._wake.set()
 
     def flush(self) -> None:
         """Write every row queued before this call, and wait until it is written."""
@@ -91,30 +98,33 @@ class RecommendationLogWriter:
 
     def _wait_for(self, marker: _Flush) -> None:
         self.start()
-        self._queue.put(marker)
+        self._markers.put(marker)
+        self._wake.set()
         marker.done.wait()
 
     def _run(self) -> None:
-        pending: list[RecommendationLogRow] = []
-        deadline = 0.0
         while True:
-            timeout = max(0.0, deadline - time.monotonic()) if pending else None
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                self._write(pending)
-                continue
-            if isinstance(item, _Flush):
-                self._write(pending)
-                item.done.set()
-                if item.stop:
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            self._drain()
+            while True:
+                try:
+                    marker = self._markers.get_nowait()
+                except queue.Empty:
+                    break
+                # Rows submitted before the marker was queued are in the deque now.
+                self._drain()
+                marker.done.set()
+                if marker.stop:
                     return
-                continue
-            if not pending:
-                deadline = time.monotonic() + self._interval_s
-            pending.append(item)
-            if len(pending) >= self._batch_size:
-                self._write(pending)
+
+    def _drain(self) -> None:
+        """Write every queued row, ``batch_size`` per insert."""
+        while self._rows:
+            batch: list[RecommendationLogRow] = []
+            while self._rows and len(batch) < self._batch_size:
+                batch.append(self._rows.popleft())
+            self._write(batch)
 
     def _write(self, pending: list[RecommendationLogRow]) -> None:
         rows: Sequence[RecommendationLogRow] = list(pending)

@@ -42,6 +42,16 @@ from scenescout.cache.keys import (
 )
 
 InvalidationStrategy = Literal["pattern", "tag", "hybrid"]
+
+# KEYS[1]: the entry; KEYS[2..]: its tag sets. ARGV: payload, event ids (JSON), TTL seconds.
+_PUT = """
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+for i = 2, #KEYS do
+    redis.call('SADD', KEYS[i], KEYS[1])
+    redis.call('EXPIRE', KEYS[i], ARGV[3])
+end
+"""
 DEFAULT_SCAN_COUNT = 1000
 
 
@@ -84,6 +94,7 @@ class RedisStore:
         self.ttl_seconds = ttl_seconds
         self.channel = channel
         self.scan_count = scan_count
+        self._put = client.register_script(_PUT)
 
     def ping(self) -> None:
         """Raise unless Redis answers."""
@@ -105,15 +116,17 @@ class RedisStore:
         )
 
     def put(self, key: str, user_id: str, payload: bytes, event_ids: Sequence[str]) -> None:
-        """Write an entry (and its tags, unless the strategy is ``pattern``) atomically."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(key, mapping={"v": payload, "e": orjson.dumps(list(event_ids))})
-        pipe.expire(key, self.ttl_seconds)
-        if self.strategy != "pattern":
-            for tag in (user_tag_key(user_id), *map(event_tag_key, event_ids)):
-                pipe.sadd(tag, key)
-                pipe.expire(tag, self.ttl_seconds)
-        pipe.execute()
+        """Write an entry (and its tags, unless the strategy is ``pattern``) atomically, in
+        one script call: one command to send however many events the entry lists."""
+        tags = (
+            []
+            if self.strategy == "pattern"
+            else [user_tag_key(user_id), *map(event_tag_key, event_ids)]
+        )
+        self._put(
+            keys=[key, *tags],
+            args=[payload, orjson.dumps(list(event_ids)), self.ttl_seconds],
+        )
 
     def invalidate_user(self, user_id: str) -> set[str]:
         """Delete every entry of ``user_id``; the keys deleted."""
