@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.api.api_world import SERVICE_KEY, Headers, active_user, make_settings
+from tests.api.api_world import SERVICE_KEY, Headers, active_user, make_settings, new_event
 from tests.cache.redis_server import free_port
 
 from scenescout.api import create_app
@@ -158,3 +158,18 @@ def test_an_erasure_by_one_process_leaves_nothing_in_the_other(
     assert this_process.delete(f"/api/users/{user}").status_code == 200
     status = other_process.get(f"/api/users/{user}/erasure").json()["data"]
     assert status == {**status, "erased": True, "model_state": []}
+
+
+def test_a_list_cached_by_one_process_is_served_from_redis_by_the_other(
+    other_process: httpx.Client, this_process: TestClient, world: World
+) -> None:
+    user = active_user(world)
+    # An event added through this process (far from everyone): both processes must still
+    # share what is cached after it.
+    added = this_process.post("/api/events", json=new_event("far-away", -60.0, -120.0))
+    assert added.status_code == 201, added.text
+    first = _recommend(other_process, user)
+    assert first["cache_info"]["hit"] is False
+    shared = _recommend(this_process, user)
+    assert shared["cache_info"]["hit"] is True
+    assert _ids(shared) == _ids(first)

@@ -50,6 +50,11 @@ class EngineSlot:
         changed here (a cached list cannot know of an event that arrived after it)."""
         return f"{self._config_digest}.{self._catalog_generation}"
 
+    @property
+    def config_digest(self) -> str:
+        """A hash of the engine's config alone."""
+        return self._config_digest
+
     def catalog_changed(self) -> None:
         """Events were added or changed: lists cached before may miss them."""
         self._catalog_generation += 1
@@ -218,6 +223,10 @@ class ServiceContext:
         """The cache digest of ``user_id``'s requests, after catching up with every write
         of other processes that concerns them."""
         shared = self.coherence.sync(user_id)
+        if shared and shared != "local":
+            # The shared catalog counter moves on every event change in any process, this
+            # one included: the local change count would only keep workers from sharing L2.
+            return f"{self.engines.config_digest}.{shared}"
         return f"{self.engines.digest}.{shared}" if shared else self.engines.digest
 
     @contextmanager
