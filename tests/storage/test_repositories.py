@@ -357,6 +357,26 @@ class TestInteractions:
             )
         assert store.interactions.count() == 0  # the whole batch was rolled back
 
+    def test_a_batch_that_meets_a_concurrent_key_falls_back_row_by_row(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        repository = store.interactions
+        batch = [
+            make_interaction("u1", "e1", idempotency_key="raced"),
+            make_interaction("u2", "e2"),
+        ]
+        real = type(repository)._add_batch
+
+        def racing(self: object, connection: sa.Connection, rows: list) -> list:  # type: ignore[type-arg]
+            real(self, connection, rows)  # its inserts must be rolled back with the savepoint
+            raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+        monkeypatch.setattr(type(repository), "_add_batch", racing)
+        results = repository.add_many(batch)
+        assert [created for _, created in results] == [True, True]
+        assert repository.count() == 2
+        assert [row.id for row in repository.after(0)] == sorted(i for i, _ in results)
+
     def test_after_reads_what_was_stored_above_an_id_in_id_order(self, store: Store) -> None:
         assert store.interactions.max_id() == 0
         assert store.interactions.after(0) == []

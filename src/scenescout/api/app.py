@@ -201,7 +201,10 @@ def _load_or_train(config: ApiSettings, store: Store) -> tuple[PersonalizationEn
     else:
         logger.info("no model bundle in %s: training on the database", config.models_dir)
     started = datetime.now(UTC)
-    return PersonalizationEngine.from_store(store, config.personalization, now=started), started
+    engine = PersonalizationEngine.from_store(store, config.personalization, now=started)
+    # Compute every event's memoized values now rather than on their first requests.
+    engine.hybrid.prepare_events(engine.catalog.frame)
+    return engine, started
 
 
 def app_from_environment() -> FastAPI:

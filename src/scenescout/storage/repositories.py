@@ -689,7 +689,64 @@ class SqlInteractionRepository:
                     .order_by(users.c.id)
                     .with_for_update()
                 )
-            return [self._add(connection, interaction) for interaction in interactions]
+            try:
+                with connection.begin_nested():
+                    return self._add_batch(connection, interactions)
+            except sa.exc.IntegrityError:
+                # Another writer stored one of these keys between our read and our insert
+                # (SQLite; on PostgreSQL the user locks above rule it out): go row by row.
+                return [self._add(connection, interaction) for interaction in interactions]
+
+    def _add_batch(
+        self, connection: Connection, interactions: Sequence[Interaction]
+    ) -> list[tuple[int, bool]]:
+        """:meth:`add_many` in two statements: one read of the keys already stored, one
+        insert of the rest (``IntegrityError`` when a key arrives in between)."""
+        table = schema.user_interactions
+        first_of: dict[tuple[str, str], int] = {}
+        repeats: list[tuple[int, int]] = []
+        fresh: dict[int, None] = {}
+        for index, interaction in enumerate(interactions):
+            key = interaction.idempotency_key
+            if key is None:
+                fresh[index] = None
+            elif (interaction.user_id, key) in first_of:
+                repeats.append((index, first_of[interaction.user_id, key]))
+            else:
+                first_of[interaction.user_id, key] = index
+                fresh[index] = None
+        results: dict[int, tuple[int, bool]] = {}
+        if first_of:
+            stored = connection.execute(
+                sa.select(table.c.user_id, table.c.idempotency_key, table.c.id).where(
+                    sa.tuple_(table.c.user_id, table.c.idempotency_key).in_(list(first_of))
+                )
+            )
+            for user_id, key, stored_id in stored:
+                index = first_of[user_id, key]
+                results[index] = (int(stored_id), False)
+                fresh.pop(index, None)
+        if fresh:
+            rows = [
+                {
+                    "user_id": interactions[index].user_id,
+                    "event_id": interactions[index].event_id,
+                    "interaction_type": interactions[index].interaction_type.value,
+                    "weight": interactions[index].weight,
+                    "occurred_at": interactions[index].occurred_at,
+                    "metadata": interactions[index].metadata,
+                    "idempotency_key": interactions[index].idempotency_key,
+                }
+                for index in fresh
+            ]
+            inserted = connection.execute(
+                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+            for index, new_id in zip(fresh, inserted, strict=True):
+                results[index] = (int(new_id), True)
+        for index, first in repeats:
+            results[index] = (results[first][0], False)
+        return [results[index] for index in range(len(interactions))]
 
     def _add(self, connection: Connection, interaction: Interaction) -> tuple[int, bool]:
         table = schema.user_interactions
