@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection, Engine
@@ -40,6 +41,10 @@ _DRIVERS: dict[str, str] = {
     "postgresql+psycopg": "postgresql+psycopg",
 }
 _MIGRATION_LOCK_ID = 0x5CE7E5C0  # pg_advisory_xact_lock key serializing concurrent migrations
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
 
 
 class Database:
@@ -89,6 +94,13 @@ class Database:
                 f"unsupported database URL scheme {parsed.drivername!r}; use {SUPPORTED_URLS}"
             )
         parsed = parsed.set(drivername=driver)
+        # orjson for JSON columns: several times faster than the json module on every write
+        # of a recommendation log, preferences or interaction metadata.
+        engine_options = {
+            "json_serializer": _json_text,
+            "json_deserializer": orjson.loads,
+            **engine_options,
+        }
         if driver == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
