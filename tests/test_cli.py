@@ -214,7 +214,7 @@ def test_evaluate_on_the_database_reports_every_algorithm(world_url: str, tmp_pa
     result = runner.invoke(app, [*args, "--json", str(out)])
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
-    every_component = {*SEED_COMPONENTS, "matrix_factorization"}
+    every_component = {*SEED_COMPONENTS, "matrix_factorization", "item_knn"}
     assert set(metrics) == {"hybrid", "engine", "popularity", "random", *every_component}
     for values in metrics.values():
         assert 0.0 <= values["ndcg@5"] <= 1.0

@@ -74,6 +74,17 @@ class MatrixFactorizationConfig(_Section):
     iterations: int = Field(default=15, ge=1)
 
 
+class ItemKnnConfig(_Section):
+    """Item-kNN over BM25-weighted co-visits (see :mod:`scenescout.recommenders.item_knn`).
+    Not in the seed's default config; off by default so the seed's defaults hold exactly."""
+
+    enabled: bool = False
+    weight: float = Field(default=0.0, ge=0.0)
+    neighbours: int = Field(default=100, ge=1)
+    bm25_k1: float = Field(default=1.2, gt=0.0)
+    bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
+
+
 class AlgorithmsConfig(_Section):
     collaborative_filtering: CollaborativeFilteringConfig = Field(
         default_factory=CollaborativeFilteringConfig
@@ -84,6 +95,7 @@ class AlgorithmsConfig(_Section):
     matrix_factorization: MatrixFactorizationConfig = Field(
         default_factory=MatrixFactorizationConfig
     )
+    item_knn: ItemKnnConfig = Field(default_factory=ItemKnnConfig)
 
 
 class DiversityConfig(_Section):

@@ -235,13 +235,14 @@ def capped_and_full(
 
 
 def assert_nearest_first(
-    capped: EventFrame, everything: EventFrame, center: tuple[float, float]
+    capped: EventFrame, everything: EventFrame, *anchors: tuple[float, float]
 ) -> None:
+    """Within each category, the kept candidates are the nearest to any of ``anchors``."""
     kept = set(capped.ids.tolist())
     for category in set(everything.category.tolist()):
         mine = everything.take(everything.category == category)
         distance = [
-            great_circle_km(*center, lat, lng)
+            min(great_circle_km(*anchor, lat, lng) for anchor in anchors)
             for lat, lng in zip(mine.lat.tolist(), mine.lng.tolist(), strict=True)
         ]
         inside = [d for d, e in zip(distance, mine.ids, strict=True) if e in kept]
@@ -289,7 +290,9 @@ def test_the_pool_cap_gives_the_categories_a_user_likes_a_larger_share(
     kept_counts = [count for _, count in truncated]
     assert kept_counts == sorted(kept_counts), "more affinity, never a smaller share"
     assert kept_counts[-1] > kept_counts[0]
-    assert_nearest_first(capped, everything, home)
+    places = engine.hybrid.components_["location_based"].places_[user]
+    assert places.lat.size, "the pool also admits candidates near the user's own places"
+    assert_nearest_first(capped, everything, home, *zip(places.lat, places.lng, strict=True))
 
 
 def test_the_seeds_example_request_validates_and_runs(

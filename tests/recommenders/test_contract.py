@@ -21,6 +21,7 @@ from scenescout.recommenders import (
     ContentRecommender,
     FactorizationRecommender,
     HybridRecommender,
+    ItemKnnRecommender,
     LocationRecommender,
     NotFittedError,
     Recommender,
@@ -237,6 +238,17 @@ class TestFactorization(RecommenderContract):
     recommender_class = FactorizationRecommender
     # Two factors: with more, ALS memorizes a world this small instead of generalizing.
     overrides: ClassVar[dict[str, Any]] = {"factors": 2}
+    expected_top = ("music-warm", "sports-warm")
+
+    def answer_context(self, world: World) -> ScoringContext:
+        return world.context("alice", "music-warm", "sports-warm")
+
+    def nan_context(self, world: World) -> ScoringContext:
+        return world.context("zed", *CANDIDATES)
+
+
+class TestItemKnn(RecommenderContract):
+    recommender_class = ItemKnnRecommender
     expected_top = ("music-warm", "sports-warm")
 
     def answer_context(self, world: World) -> ScoringContext:

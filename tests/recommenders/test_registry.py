@@ -16,6 +16,7 @@ def test_every_recommender_is_registered_under_its_name() -> None:
         "collaborative_filtering",
         "content_based",
         "hybrid",
+        "item_knn",
         "location_based",
         "matrix_factorization",
         "trending",

@@ -64,6 +64,7 @@ from scenescout.ranking import confidence, explain, select
 from scenescout.recommenders.base import ScoreArray, ScoringContext, TrainingData
 from scenescout.recommenders.content import ContentRecommender
 from scenescout.recommenders.hybrid import COMPONENTS, HybridConfig, HybridRecommender
+from scenescout.recommenders.location import LocationRecommender
 from scenescout.recommenders.presets import PRESETS, get_preset
 from scenescout.storage import Store
 
@@ -232,6 +233,39 @@ def _quotas(sizes: IntArray, weights: ScoreArray, total: int) -> ScoreArray:
         kept += int(sizes[group])
         weight_left -= float(weights[group])
     return np.minimum(sizes, np.ceil(level * weights))
+
+
+def _retrieval_anchors(
+    hybrid: HybridRecommender, location: GeoPoint | None, profile: UserProfile | None
+) -> tuple[ScoreArray, ScoreArray]:
+    """Latitudes and longitudes retrieval measures nearness from: the request location and
+    the places the location component learned for the profile's user (none, one or both)."""
+    lat: list[float] = [] if location is None else [location.lat]
+    lng: list[float] = [] if location is None else [location.lng]
+    component = getattr(hybrid, "components_", {}).get(LocationRecommender.name)
+    places = (
+        component.places_.get(profile.user_id)
+        if isinstance(component, LocationRecommender) and profile is not None
+        else None
+    )
+    if places is None:
+        return np.array(lat), np.array(lng)
+    return np.append(lat, places.lat), np.append(lng, places.lng)
+
+
+def _nearest_squared_degrees(
+    candidates: EventFrame, anchor_lat: ScoreArray, anchor_lng: ScoreArray
+) -> ScoreArray:
+    """Each candidate's squared equirectangular distance (in degrees, longitudes scaled at
+    the anchors' mean latitude) to its nearest anchor: only the order matters."""
+    scale = math.cos(math.radians(float(anchor_lat.mean())))
+    north = np.subtract.outer(candidates.lat, anchor_lat)
+    east = (np.subtract.outer(candidates.lng, anchor_lng) + 180.0) % 360.0 - 180.0
+    east *= scale
+    north *= north
+    east *= east
+    north += east
+    return np.asarray(north.min(axis=1), dtype=np.float64)
 
 
 def _epoch_s(value: datetime | int) -> int:
@@ -610,24 +644,23 @@ class PersonalizationEngine:
     ) -> EventFrame:
         """The candidates to score: all of them, or about ``max_scored_candidates``.
 
-        Over the cap, each category keeps a share of the pool, its nearest candidates to
-        ``location`` first (soonest to start without one); every category present keeps
-        some, as the category caps of re-ranking need. Shares are equal for a user with no
-        taste yet; a category the profile likes gets up to ``1 + RETRIEVAL_AFFINITY_BOOST``
-        times the share of one it does not. Row order is kept.
+        Over the cap, each category keeps a share of the pool, its nearest candidates first:
+        nearest to ``location`` or to any of the user's own places (those the location
+        component learned), whichever is nearer; soonest to start when there is neither.
+        Every category present keeps some, as the category caps of re-ranking need. Shares
+        are equal for a user with no taste yet; a category the profile likes gets up to
+        ``1 + RETRIEVAL_AFFINITY_BOOST`` times the share of one it does not. Row order is
+        kept.
         """
         cap = self.max_scored_candidates
         n = len(candidates)
         if cap is None or n <= cap:
             return candidates
-        if location is None:
+        anchor_lat, anchor_lng = _retrieval_anchors(self.hybrid, location, profile)
+        if anchor_lat.size == 0:
             order_key = candidates.start_ts.astype(np.float64)
         else:
-            # Only the order matters here: squared equirectangular distance, in degrees.
-            north = candidates.lat - location.lat
-            east = (candidates.lng - location.lng + 180.0) % 360.0 - 180.0
-            east *= math.cos(math.radians(location.lat))
-            order_key = north * north + east * east
+            order_key = _nearest_squared_degrees(candidates, anchor_lat, anchor_lng)
         nearest_first = np.argsort(order_key)
         # Group 0 is "no category"; small integer keys sort by radix, and categories past
         # the int16 range share the last group.

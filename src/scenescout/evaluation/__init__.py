@@ -14,6 +14,7 @@ from scenescout.evaluation.metrics import (
 )
 from scenescout.evaluation.splits import (
     UpcomingSplit,
+    drift_split,
     random_split,
     relevant_items,
     temporal_cut,
@@ -26,6 +27,7 @@ __all__ = [
     "UpcomingSplit",
     "average_precision_at_k",
     "catalog_coverage",
+    "drift_split",
     "evaluate_rankings",
     "hit_rate_at_k",
     "intra_list_diversity",

@@ -32,6 +32,7 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
     {
         "collaborative_filtering": Reason("similar_users", ("similar_users",)),
         "matrix_factorization": Reason("similar_users", ("taste_match",)),
+        "item_knn": Reason("similar_users", ("similar_users",)),
         "content_based": Reason("interest_alignment", ("category_match", "content_similarity")),
         "location_based": Reason("near_you", ("location",)),
         "trending": Reason("trending", ("popularity",)),

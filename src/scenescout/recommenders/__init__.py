@@ -24,6 +24,7 @@ from scenescout.recommenders.hybrid import (
     HybridRecommender,
     normalize_scores,
 )
+from scenescout.recommenders.item_knn import ItemKnnRecommender, ItemKnnRecommenderConfig
 from scenescout.recommenders.location import (
     LocationRecommender,
     LocationRecommenderConfig,
@@ -47,6 +48,8 @@ __all__ = [
     "FactorizationRecommenderConfig",
     "HybridConfig",
     "HybridRecommender",
+    "ItemKnnRecommender",
+    "ItemKnnRecommenderConfig",
     "LocationRecommender",
     "LocationRecommenderConfig",
     "NotFittedError",

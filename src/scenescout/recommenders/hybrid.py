@@ -10,8 +10,8 @@ personalization config) is fitted and scores the candidates. Blending, per candi
    * ``rank``: the candidate's rank percentile ``(rank - 1) / (n - 1)`` among them (ties
      share their mean rank), 0.5 when ``n == 1``;
    * ``absolute``: the component's own scale clipped to [0, 1] (all components but
-     matrix factorization already score in [0, 1]). Unlike the other two, scores then do
-     not depend on which other events are candidates.
+     matrix factorization and item-kNN already score in [0, 1]). Unlike the other two,
+     scores then do not depend on which other events are candidates.
 
 2. the weights are renormalized over the components that could score the candidate, so one
    component's ``NaN`` does not poison the blend: ``score = sum_k w_k n_k / sum_k w_k``
@@ -52,6 +52,7 @@ from scenescout.recommenders.factorization import (
     FactorizationRecommender,
     FactorizationRecommenderConfig,
 )
+from scenescout.recommenders.item_knn import ItemKnnRecommender, ItemKnnRecommenderConfig
 from scenescout.recommenders.location import LocationRecommender, LocationRecommenderConfig
 from scenescout.recommenders.trending import TrendingRecommender, TrendingRecommenderConfig
 
@@ -65,6 +66,7 @@ COMPONENTS: dict[str, type[Recommender]] = {
         LocationRecommender,
         TrendingRecommender,
         FactorizationRecommender,
+        ItemKnnRecommender,
     )
 }
 """The recommenders a hybrid blends, by name (the ``algorithms`` section's keys)."""
@@ -87,6 +89,7 @@ class HybridConfig(RecommenderConfig):
     matrix_factorization: FactorizationRecommenderConfig = Field(
         default_factory=FactorizationRecommenderConfig
     )
+    item_knn: ItemKnnRecommenderConfig = Field(default_factory=ItemKnnRecommenderConfig)
     normalization: Normalization = "minmax"
 
     @classmethod

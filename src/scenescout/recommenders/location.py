@@ -54,8 +54,9 @@ validation split carved from the training part of the Foursquare Singapore check
 (``benchmarks/evaluate_foursquare.py --tune``), where the score was flat within noise for
 bandwidths 0.05-0.2 km and exponents 0.15-0.25. ``history_share`` defaults to 0.5, a
 middle ground for a service whose request location is live (that data has none, and
-its ``places`` preset uses 0.9). ``max_places`` 50 bounds the work per request to
-``candidates x 50`` distances; on that data keeping more changed nothing.
+its ``places`` preset uses 1, with ``density_exponent`` 0.15). ``max_places`` 50 bounds
+the work per request to ``candidates x 50`` distances; on that data keeping more changed
+nothing.
 """
 
 from __future__ import annotations
