@@ -28,7 +28,7 @@ from tests.engine.engine_world import (
 )
 
 from scenescout.datasets import CITIES, World
-from scenescout.domain import EventStatus, InteractionType
+from scenescout.domain import EventStatus, GeoPoint, InteractionType
 from scenescout.domain.recommendation import (
     AlgorithmOverrides,
     Filters,
@@ -43,6 +43,11 @@ from scenescout.engine import (
     POPULAR_NEARBY,
     PersonalizationEngine,
     Ranking,
+)
+from scenescout.engine.engine import (
+    ANCHOR_CELL_DEG,
+    MAX_RETRIEVAL_ANCHORS,
+    _retrieval_anchors,
 )
 from scenescout.frames import INTERACTION_CODES, STATUS_CODES, EventFrame
 from scenescout.ranking import NOVELTY, REASONS
@@ -292,7 +297,29 @@ def test_the_pool_cap_gives_the_categories_a_user_likes_a_larger_share(
     assert kept_counts[-1] > kept_counts[0]
     places = engine.hybrid.components_["location_based"].places_[user]
     assert places.lat.size, "the pool also admits candidates near the user's own places"
-    assert_nearest_first(capped, everything, home, *zip(places.lat, places.lng, strict=True))
+    anchor_lat, anchor_lng = _retrieval_anchors(
+        engine.hybrid, GeoPoint(lat=home[0], lng=home[1]), engine.profiles[user]
+    )
+    assert (anchor_lat[0], anchor_lng[0]) == home
+    assert_nearest_first(capped, everything, *zip(anchor_lat, anchor_lng, strict=True))
+
+
+def test_retrieval_anchors_merge_a_users_places_into_their_densest_cells(
+    world: World, engine: PersonalizationEngine
+) -> None:
+    location = engine.hybrid.components_["location_based"]
+    user = max(location.places_, key=lambda u: location.places_[u].lat.size)
+    places = location.places_[user]
+    anchor_lat, anchor_lng = _retrieval_anchors(engine.hybrid, None, engine.profiles[user])
+    cells = {
+        (round(lat / ANCHOR_CELL_DEG), round(lng / ANCHOR_CELL_DEG))
+        for lat, lng in zip(places.lat.tolist(), places.lng.tolist(), strict=True)
+    }
+    assert len(anchor_lat) == min(len(cells), MAX_RETRIEVAL_ANCHORS)
+    for lat, lng in zip(anchor_lat.tolist(), anchor_lng.tolist(), strict=True):
+        # every anchor is the centre of a cell holding one of the user's places
+        assert (round(lat / ANCHOR_CELL_DEG), round(lng / ANCHOR_CELL_DEG)) in cells
+    assert _retrieval_anchors(engine.hybrid, None, None)[0].size == 0
 
 
 def test_the_seeds_example_request_validates_and_runs(

@@ -350,6 +350,17 @@ class _CatalogReads(abc.ABC):
         the combined :attr:`frame`."""
         return self._blocks().gather(np.asarray(indices, dtype=np.int64))
 
+    def columns(self, indices: npt.ArrayLike, names: Sequence[str]) -> dict[str, Any]:
+        """Only the named :class:`~scenescout.frames.EventFrame` columns of the rows at
+        ``indices``: cheaper than :meth:`take` when a few columns decide which rows to take."""
+        blocks, rows = self._blocks(), np.asarray(indices, dtype=np.int64)
+        return {name: blocks.column(name, rows) for name in names}
+
+    @property
+    def categories(self) -> Vocabulary:
+        """The category vocabulary of every row's ``category`` code."""
+        return self._blocks().main.categories
+
     def event_ids(self, indices: npt.ArrayLike) -> list[str]:
         """The event ids of the rows at ``indices``, in the same order."""
         ids: list[str] = self._blocks().column("ids", np.asarray(indices, dtype=np.int64)).tolist()

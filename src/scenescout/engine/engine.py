@@ -55,7 +55,7 @@ from scenescout.domain.recommendation import (
     RecommendationResult,
 )
 from scenescout.engine.loading import load_training_data
-from scenescout.frames import INTERACTION_CODES, NO_END_TS, EventFrame
+from scenescout.frames import INTERACTION_CODES, NO_END_TS, EventFrame, Vocabulary
 from scenescout.geo import haversine_km
 from scenescout.profiles import UserProfileBuilder
 from scenescout.profiles.profile import UserProfile
@@ -77,6 +77,7 @@ COLD_START = "cold_start"
 POPULAR_NEARBY = "popular_nearby"
 DEFAULT_COMPONENT_BUDGET_MS = 25.0
 DEFAULT_MAX_SCORED_CANDIDATES = 1000
+_RETRIEVAL_COLUMNS = ("lat", "lng", "start_ts", "category")
 RETRIEVAL_AFFINITY_BOOST = 9.0
 """How much more of the scored pool a user's favourite category gets (see ``retrieve``)."""
 _MAX_GROUP = np.iinfo(np.int16).max
@@ -235,6 +236,13 @@ def _quotas(sizes: IntArray, weights: ScoreArray, total: int) -> ScoreArray:
     return np.minimum(sizes, np.ceil(level * weights))
 
 
+MAX_RETRIEVAL_ANCHORS = 12
+"""At most this many points (the request location and the user's densest place cells)
+retrieval measures nearness from."""
+ANCHOR_CELL_DEG = 0.01
+"""The cell (about 1.1 km of latitude) a user's places are merged into as retrieval anchors."""
+
+
 def _retrieval_anchors(
     hybrid: HybridRecommender, location: GeoPoint | None, profile: UserProfile | None
 ) -> tuple[ScoreArray, ScoreArray]:
@@ -248,24 +256,48 @@ def _retrieval_anchors(
         if isinstance(component, LocationRecommender) and profile is not None
         else None
     )
-    if places is None:
+    if places is None or len(places.lat) == 0:
         return np.array(lat), np.array(lng)
-    return np.append(lat, places.lat), np.append(lng, places.lng)
+    # Places a few hundred metres apart pull the same candidates first: one anchor per
+    # ~1 km cell, the cells with most places first, at most MAX_RETRIEVAL_ANCHORS in all
+    # (the cost is candidates x anchors on every request).
+    lat_cell = np.round(places.lat / ANCHOR_CELL_DEG).astype(np.int64)
+    lng_cell = np.round(places.lng / ANCHOR_CELL_DEG).astype(np.int64)
+    span = round(360.0 / ANCHOR_CELL_DEG) + 1
+    codes, counts = np.unique(lat_cell * span + lng_cell, return_counts=True)
+    keep = codes[np.argsort(-counts, kind="stable")[: MAX_RETRIEVAL_ANCHORS - len(lat)]]
+    lat_centres, lng_centres = np.divmod(keep + span // 2, span)
+    return (
+        np.append(lat, lat_centres * ANCHOR_CELL_DEG),
+        np.append(lng, (lng_centres - span // 2) * ANCHOR_CELL_DEG),
+    )
 
 
 def _nearest_squared_degrees(
-    candidates: EventFrame, anchor_lat: ScoreArray, anchor_lng: ScoreArray
+    lat: ScoreArray, lng: ScoreArray, anchor_lat: ScoreArray, anchor_lng: ScoreArray
 ) -> ScoreArray:
-    """Each candidate's squared equirectangular distance (in degrees, longitudes scaled at
-    the anchors' mean latitude) to its nearest anchor: only the order matters."""
+    """Each point's squared equirectangular distance (in degrees, longitudes scaled at the
+    anchors' mean latitude) to its nearest anchor: only the order matters. One pass per
+    anchor (there are few) over the points; longitudes wrap only when the points and
+    anchors span more than half the globe."""
     scale = math.cos(math.radians(float(anchor_lat.mean())))
-    north = np.subtract.outer(candidates.lat, anchor_lat)
-    east = (np.subtract.outer(candidates.lng, anchor_lng) + 180.0) % 360.0 - 180.0
-    east *= scale
-    north *= north
-    east *= east
-    north += east
-    return np.asarray(north.min(axis=1), dtype=np.float64)
+    wraps = (
+        max(float(lng.max()), float(anchor_lng.max()))
+        - min(float(lng.min()), float(anchor_lng.min()))
+        > 180.0
+    )
+    nearest = np.full(lat.shape[0], np.inf)
+    for a_lat, a_lng in zip(anchor_lat.tolist(), anchor_lng.tolist(), strict=True):
+        east = lng - a_lng
+        if wraps:
+            east = (east + 180.0) % 360.0 - 180.0
+        east *= scale
+        east *= east
+        north = lat - a_lat
+        north *= north
+        north += east
+        np.minimum(nearest, north, out=nearest)
+    return nearest
 
 
 def _epoch_s(value: datetime | int) -> int:
@@ -513,12 +545,17 @@ class PersonalizationEngine:
         cold = profile is None or profile.is_cold
         variant = self._variant(request.preset or ("discovery" if cold else "default"))
         location, radius_km = self._where(request, profile, variant.config)
-        candidates = self.catalog.take(self._candidate_rows(request, location, radius_km, now_ts))
-        if profile is not None and profile.excluded_categories and len(candidates):
-            lookup = candidates.categories.lookup
-            codes = [code for code in map(lookup, profile.excluded_categories) if code >= 0]
-            candidates = candidates.take(~np.isin(candidates.category, codes))
-        candidates = self.retrieve(candidates, location, profile)
+        rows = self._candidate_rows(request, location, radius_km, now_ts)
+        # Decide which rows to score on a few columns; gather every column of those only.
+        columns = self.catalog.columns(rows, _RETRIEVAL_COLUMNS)
+        categories = self.catalog.categories
+        if profile is not None and profile.excluded_categories and len(rows):
+            codes = [c for c in map(categories.lookup, profile.excluded_categories) if c >= 0]
+            allowed = ~np.isin(columns["category"], codes)
+            rows = rows[allowed]
+            columns = {name: column[allowed] for name, column in columns.items()}
+        kept = self._retrieved(columns, categories, location, profile)
+        candidates = self.catalog.take(rows if kept is None else rows[kept])
         timer.db_ns += time.perf_counter_ns() - tick
 
         tick = time.perf_counter_ns()
@@ -652,19 +689,39 @@ class PersonalizationEngine:
         ``1 + RETRIEVAL_AFFINITY_BOOST`` times the share of one it does not. Row order is
         kept.
         """
+        kept = self._retrieved(
+            {name: getattr(candidates, name) for name in _RETRIEVAL_COLUMNS},
+            candidates.categories,
+            location,
+            profile,
+        )
+        return candidates if kept is None else candidates.take(kept)
+
+    def _retrieved(
+        self,
+        columns: Mapping[str, Any],
+        categories: Vocabulary,
+        location: GeoPoint | None,
+        profile: UserProfile | None,
+    ) -> IntArray | None:
+        """:meth:`retrieve` on the :data:`_RETRIEVAL_COLUMNS` of the candidates: the
+        positions kept, in order, or ``None`` for all of them."""
         cap = self.max_scored_candidates
-        n = len(candidates)
+        category = columns["category"]
+        n = len(category)
         if cap is None or n <= cap:
-            return candidates
+            return None
         anchor_lat, anchor_lng = _retrieval_anchors(self.hybrid, location, profile)
         if anchor_lat.size == 0:
-            order_key = candidates.start_ts.astype(np.float64)
+            order_key = columns["start_ts"].astype(np.float64)
         else:
-            order_key = _nearest_squared_degrees(candidates, anchor_lat, anchor_lng)
+            order_key = _nearest_squared_degrees(
+                columns["lat"], columns["lng"], anchor_lat, anchor_lng
+            )
         nearest_first = np.argsort(order_key)
         # Group 0 is "no category"; small integer keys sort by radix, and categories past
         # the int16 range share the last group.
-        group = np.minimum(candidates.category[nearest_first] + 1, _MAX_GROUP).astype(np.int16)
+        group = np.minimum(category[nearest_first] + 1, _MAX_GROUP).astype(np.int16)
         grouped = np.argsort(group, kind="stable")
         sizes = np.bincount(group)
         weights = np.ones(len(sizes))
@@ -672,7 +729,7 @@ class PersonalizationEngine:
         if liked:
             top = max(liked.values())
             for name, affinity in liked.items():
-                code = candidates.categories.lookup(name) + 1
+                code = categories.lookup(name) + 1
                 if 0 < code < len(weights):
                     weights[code] += RETRIEVAL_AFFINITY_BOOST * affinity / top
         quotas = _quotas(sizes, weights, cap)
@@ -680,7 +737,7 @@ class PersonalizationEngine:
         rank_in_group = np.arange(n) - (np.cumsum(sizes) - sizes)[in_order]
         kept = nearest_first[grouped[rank_in_group < quotas[in_order]]]
         kept.sort()
-        return candidates.take(kept)
+        return np.asarray(kept, dtype=np.int64)
 
     def _score(
         self, context: ScoringContext, weights: Mapping[str, float]
