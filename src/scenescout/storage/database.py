@@ -142,9 +142,24 @@ class Database:
         """Close every pooled connection."""
         self.engine.dispose()
 
-    def transaction(self) -> AbstractContextManager[Connection]:
-        """A connection inside a transaction, committed on success, rolled back on error."""
+    def transaction(self, *, immediate: bool = False) -> AbstractContextManager[Connection]:
+        """A connection inside a transaction, committed on success, rolled back on error.
+
+        ``immediate``: on SQLite, take the write lock at once (``BEGIN IMMEDIATE``), for a
+        transaction that reads before it writes: a deferred one fails with "database is
+        locked", without waiting, when its read lock cannot be upgraded because another
+        process is writing. No effect on PostgreSQL.
+        """
+        if immediate and self.dialect == "sqlite":
+            return self._immediate_transaction()
         return self.engine.begin()
+
+    @contextmanager
+    def _immediate_transaction(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def acting_for_user(self, user_id: str) -> Iterator[Connection]:
@@ -218,6 +233,10 @@ class Database:
         )
 
 
+_BEGIN_OPTION = "scenescout_sqlite_begin"
+"""Execution option naming the statement that begins a SQLite transaction."""
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Pragmas on every connection, a haversine SQL function, and real transactions.
 
@@ -237,7 +256,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
 
 
 def _ignore_progress(_count: int) -> None:

@@ -676,7 +676,10 @@ class SqlInteractionRepository:
                 ("event", schema.events, {i.event_id for i in interactions}),
             ]
 
-        with _references_checked(self.db, references), self.db.transaction() as connection:
+        with (
+            _references_checked(self.db, references),
+            self.db.transaction(immediate=True) as connection,
+        ):
             if self.db.dialect == "postgresql":
                 # One writer per user at a time, in id order: a user's interactions commit in
                 # the order of their ids, so "every id above n" is a complete catch-up read
