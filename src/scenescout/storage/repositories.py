@@ -645,6 +645,42 @@ class SqlUserRepository:
         return StoredUsers(homes=homes, preferences=wanted)
 
 
+_INTERACTION_FIELDS = (
+    "user_id",
+    "event_id",
+    "interaction_type",
+    "occurred_at",
+    "weight",
+    "metadata",
+    "idempotency_key",
+)
+
+
+def _interaction_columns() -> list[sa.Column[Any]]:
+    """The ``user_interactions`` columns an :class:`Interaction` is read from, in order."""
+    return [schema.user_interactions.c[name] for name in _INTERACTION_FIELDS]
+
+
+def _interaction(row: Sequence[Any]) -> Interaction:
+    """An :class:`Interaction` from the values of :func:`_interaction_columns`."""
+    fields = dict(zip(_INTERACTION_FIELDS, row, strict=True))
+    fields["metadata"] = fields["metadata"] or {}
+    return Interaction.model_validate(fields)
+
+
+def _interaction_row(interaction: Interaction) -> dict[str, Any]:
+    """The ``user_interactions`` values of one interaction."""
+    return {
+        "user_id": interaction.user_id,
+        "event_id": interaction.event_id,
+        "interaction_type": interaction.interaction_type.value,
+        "weight": interaction.weight,
+        "occurred_at": interaction.occurred_at,
+        "metadata": interaction.metadata,
+        "idempotency_key": interaction.idempotency_key,
+    }
+
+
 class SqlInteractionRepository:
     """:class:`InteractionRepository` on SQLAlchemy Core."""
 
@@ -730,18 +766,7 @@ class SqlInteractionRepository:
                 results[index] = (int(stored_id), False)
                 fresh.pop(index, None)
         if fresh:
-            rows = [
-                {
-                    "user_id": interactions[index].user_id,
-                    "event_id": interactions[index].event_id,
-                    "interaction_type": interactions[index].interaction_type.value,
-                    "weight": interactions[index].weight,
-                    "occurred_at": interactions[index].occurred_at,
-                    "metadata": interactions[index].metadata,
-                    "idempotency_key": interactions[index].idempotency_key,
-                }
-                for index in fresh
-            ]
+            rows = [_interaction_row(interactions[index]) for index in fresh]
             inserted = connection.execute(
                 sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             ).scalars()
@@ -755,15 +780,7 @@ class SqlInteractionRepository:
         table = schema.user_interactions
         statement = (
             _insert(connection, table)
-            .values(
-                user_id=interaction.user_id,
-                event_id=interaction.event_id,
-                interaction_type=interaction.interaction_type.value,
-                weight=interaction.weight,
-                occurred_at=interaction.occurred_at,
-                metadata=interaction.metadata,
-                idempotency_key=interaction.idempotency_key,
-            )
+            .values(**_interaction_row(interaction))
             .on_conflict_do_nothing(
                 index_elements=["user_id", "idempotency_key"],
                 index_where=sa.text(schema.IDEMPOTENCY_KEY_PRESENT),
@@ -793,16 +810,7 @@ class SqlInteractionRepository:
         """
         table = schema.user_interactions
         statement = (
-            sa.select(
-                table.c.id,
-                table.c.user_id,
-                table.c.event_id,
-                table.c.interaction_type,
-                table.c.occurred_at,
-                table.c.weight,
-                table.c.metadata,
-                table.c.idempotency_key,
-            )
+            sa.select(table.c.id, *_interaction_columns())
             .where(table.c.id > after_id)
             .order_by(table.c.id)
         )
@@ -810,13 +818,7 @@ class SqlInteractionRepository:
             statement = statement.where(table.c.user_id.in_(sorted(user_ids)))
         with self.db.engine.connect() as connection:
             rows = connection.execute(statement).all()
-        found = []
-        for row in rows:
-            fields = row._asdict()
-            interaction_id = fields.pop("id")
-            fields["metadata"] = fields["metadata"] or {}
-            found.append(StoredInteraction(int(interaction_id), Interaction.model_validate(fields)))
-        return found
+        return [StoredInteraction(int(row[0]), _interaction(row[1:])) for row in rows]
 
     def max_id(self) -> int:
         """The highest interaction id stored, 0 when there is none."""
@@ -828,27 +830,14 @@ class SqlInteractionRepository:
         """A user's interactions, newest first."""
         table = schema.user_interactions
         statement = (
-            sa.select(
-                table.c.user_id,
-                table.c.event_id,
-                table.c.interaction_type,
-                table.c.occurred_at,
-                table.c.weight,
-                table.c.metadata,
-                table.c.idempotency_key,
-            )
+            sa.select(*_interaction_columns())
             .where(table.c.user_id == user_id)
             .order_by(table.c.occurred_at.desc(), table.c.id.desc())
             .limit(limit)
         )
         with self.db.engine.connect() as connection:
             rows = connection.execute(statement).all()
-        found = []
-        for row in rows:
-            fields = row._asdict()
-            fields["metadata"] = fields["metadata"] or {}
-            found.append(Interaction.model_validate(fields))
-        return found
+        return [_interaction(row) for row in rows]
 
     def count(self) -> int:
         """The number of interactions."""
