@@ -10,7 +10,7 @@ counter on here; every process reads the counters of the user it serves in one r
 - ``ss:v:u:<user>:p``: bumped when the user's preferences, home or existence change.
 
 The counters are also part of the cache digest, so no process serves a list cached
-before a change it has not seen. Erasures are broadcast on ``ss:erasures`` too, so every
+before a change it has not seen. Erasures are broadcast on ``ss:erasures:<db>`` too, so every
 process drops a deleted user's in-memory state at once, not only when asked for them.
 
 A Redis outage degrades to each process knowing only its own writes: reads return ``None``
@@ -36,6 +36,9 @@ _T = TypeVar("_T")
 
 CATALOG_KEY = "ss:v:catalog"
 ERASURE_CHANNEL = "ss:erasures"
+"""Prefix of the erasure channel; the Redis database number is appended (``ss:erasures:0``):
+pub/sub ignores databases, and an erasure must not reach a deployment sharing the server on
+another database."""
 SOCKET_TIMEOUT_SECONDS = 0.25
 
 # SET the key to ARGV[1] unless it already holds a larger number.
@@ -96,6 +99,8 @@ class VersionBoard:
             retry=Retry(NoBackoff(), 0),
         )
         self._raise_to = self._client.register_script(_RAISE_TO)
+        database = self._client.connection_pool.connection_kwargs.get("db", 0)
+        self.erasure_channel = f"{ERASURE_CHANNEL}:{database}"
         self._down = threading.Event()
         self._subscriber: InvalidationSubscriber | None = None
         if on_erasure is not None:
@@ -109,7 +114,7 @@ class VersionBoard:
 
             self._subscriber = InvalidationSubscriber(
                 self._client,
-                ERASURE_CHANNEL,
+                self.erasure_channel,
                 on_message=on_message,
                 on_subscribed=lambda: None,
                 on_lost=lambda error: logger.warning("erasure subscription lost: %s", error),
@@ -153,7 +158,7 @@ class VersionBoard:
         def send() -> None:
             pipe = self._client.pipeline(transaction=False)
             pipe.incr(_profile_key(user_id))
-            pipe.publish(ERASURE_CHANNEL, user_id.encode())
+            pipe.publish(self.erasure_channel, user_id.encode())
             pipe.execute()
 
         self._call(send)
