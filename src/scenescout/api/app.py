@@ -35,24 +35,6 @@ from scenescout.storage import Database, Store
 logger = logging.getLogger(__name__)
 
 
-def _attach(
-    engine: PersonalizationEngine, store: Store, cache: CacheBackend
-) -> PersonalizationEngine:
-    """Make the engine store interactions in ``store`` before learning from them, and
-    invalidate the user's cache entries after each one (keeping any hook it had)."""
-    if engine.interactions is None:
-        engine.interactions = store.interactions
-    previous = engine.on_user_change
-
-    def on_user_change(user_id: str) -> None:
-        if previous is not None:
-            previous(user_id)
-        cache.invalidate_user(user_id)
-
-    engine.on_user_change = on_user_change
-    return engine
-
-
 def create_app(
     settings: Settings,
     *,
@@ -106,7 +88,7 @@ def create_app(
     context = ServiceContext(
         settings=config,
         store=store,
-        engines=EngineSlot(None if engine is None else _attach(engine, store, cache)),
+        engines=EngineSlot(engine),
         cache=cache,
         authenticator=Authenticator(config.api_keys, jwt_secret),
         limiter=RateLimiter(limits.rate_limit_per_second, limits.rate_limit_burst),
@@ -150,7 +132,7 @@ def create_app(
             caught.events,
         )
         context.coherence.follow(follower)
-        return _attach(loaded, store, cache)
+        return loaded
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
