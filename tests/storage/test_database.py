@@ -93,7 +93,7 @@ class TestMigrations:
             tables = set(sa.inspect(connection).get_table_names())
             revision = MigrationContext.configure(connection).get_current_revision()
         assert set(schema.metadata.tables) <= tables
-        assert revision == "0002"
+        assert revision == "0003"
 
 
 class TestBulkInsert:

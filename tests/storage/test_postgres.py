@@ -160,3 +160,26 @@ def test_bulk_insert_by_a_non_owner_loads_row_by_row_under_row_level_security(
     with pytest.raises(StorageError, match="row-level security"):
         probe_db.bulk_insert("user_ground_truth", ["user_id", "taste"], [("alice", {})])
     assert populated.ground_truth.get("alice") is None
+
+
+def test_a_bulk_load_leaves_the_planner_statistics_of_what_it_loaded(
+    postgres_db: Database,
+) -> None:
+    # This machine's PostgreSQL runs without autovacuum: without an ANALYZE after the load
+    # reltuples stays as it was (-1 or the count of an earlier test's rows).
+    loaded = 137
+    postgres_db.bulk_insert(
+        "users", ["id", "created_at"], [(f"u{i}", make_user("x").created_at) for i in range(loaded)]
+    )
+    with postgres_db.engine.connect() as connection:
+        estimated = connection.scalar(
+            sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST('users' AS regclass)")
+        )
+        distinct = connection.scalar(
+            sa.text(
+                "SELECT n_distinct FROM pg_stats WHERE tablename = 'users' AND attname = 'id' "
+                "AND schemaname = current_schema()"
+            )
+        )
+    assert estimated == loaded
+    assert distinct == -1  # every id distinct, as a fraction of the rows

@@ -159,6 +159,8 @@ user_interactions = sa.Table(
         postgresql_where=sa.text(IDEMPOTENCY_KEY_PRESENT),
     ),
     sa.Index(None, "user_id", "occurred_at"),
+    # Catch-up reads: a user's interactions after an id (scenescout.engine.sync).
+    sa.Index(None, "user_id", "id"),
     sa.Index(None, "event_id"),
     sa.Index(None, "occurred_at"),
 )
