@@ -152,12 +152,14 @@ class Coherence:
         stale_interactions = versions.interactions_through > follower.learned_through(user_id)
         stale_profile = versions.profile != self._seen_profile.get(user_id, 0)
         if stale_events or stale_interactions or stale_profile:
+            # The user's new interactions are read before taking the lock (see learn_read).
+            rows = follower.read_users([user_id]) if stale_interactions else []
             with self._write_lock:
                 if stale_events:
                     follower.catch_up_events()
                     self._seen_catalog = versions.catalog
-                if stale_interactions:
-                    follower.catch_up_users([user_id])
+                if rows:
+                    follower.learn_read(rows)
                 if stale_profile:
                     if follower.reload_user(user_id) is None:
                         forget_user(follower.engine, user_id)
@@ -170,8 +172,9 @@ class Coherence:
         follower = self.follower
         if follower is None:
             return
+        rows = follower.read_users(user_ids)  # outside the lock: a database round trip
         with self._write_lock:
-            through = follower.catch_up_users(user_ids)
+            through = follower.learn_read(rows)
         if self.board is not None and through:
             self.board.interactions_stored(through)
 

@@ -87,10 +87,25 @@ class StoreFollower:
         dict[str, int]
             Per user with new interactions, the highest id now learned.
         """
+        return self.learn_read(self.read_users(user_ids))
+
+    def read_users(self, user_ids: Collection[str]) -> list[StoredInteraction]:
+        """The first half of :meth:`catch_up_users`, which needs no lock: the interactions
+        of ``user_ids`` stored since this engine last learned theirs (some may be learned
+        by the time :meth:`learn_read` applies them; they are skipped then)."""
         if not user_ids:
-            return {}
+            return []
         floor = min(self.learned_through(user) for user in user_ids)
-        rows = self.store.interactions.after(floor, user_ids=user_ids)
+        return self.store.interactions.after(floor, user_ids=user_ids)
+
+    def learn_read(self, rows: Sequence[StoredInteraction]) -> dict[str, int]:
+        """The second half of :meth:`catch_up_users`: learn what :meth:`read_users` read
+        and not learned since; returns, per user read, the highest id now learned.
+
+        A read is complete up to its own moment for each of its users (their interactions
+        commit in id order), and learning skips ids already learned, so reads made in any
+        order by several threads learn each interaction once and in id order per user.
+        """
         self._learn(rows)
         return {row.interaction.user_id: row.id for row in rows}
 
