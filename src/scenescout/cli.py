@@ -490,17 +490,19 @@ def _serve(
         f"Serving on http://{host}:{port} with {workers} worker(s); docs at "
         f"http://{host}:{port}/docs (Ctrl+C stops)"
     )
-    from scenescout.api.serving import NO_DELAY_PROTOCOL
+    from scenescout.api.serving import NO_DELAY_PROTOCOL, run_workers
 
-    uvicorn.run(
-        "scenescout.api:app_from_environment",
-        factory=True,
-        http=NO_DELAY_PROTOCOL,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
+    run_workers(
+        uvicorn.Config(
+            "scenescout.api:app_from_environment",
+            factory=True,
+            http=NO_DELAY_PROTOCOL,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
     )
 
 

@@ -91,6 +91,24 @@ def this_process(
         yield client
 
 
+def _listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on ``port`` on this machine (Linux ``/proc/net``)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net")
+def test_each_worker_listens_on_a_socket_of_its_own(other_process: httpx.Client) -> None:
+    # uvicorn's own --workers share one socket, which the least busy worker drains.
+    assert _listening_sockets(other_process.base_url.port or 0) == 2
+
+
 def _recommend(client: httpx.Client | TestClient, user: str) -> dict[str, Any]:
     response = client.post(
         "/api/personalization/recommendations", json={"user_id": user, "limit": 20}

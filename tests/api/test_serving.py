@@ -1,11 +1,21 @@
-"""The HTTP protocol ``scenescout serve`` runs turns Nagle's algorithm off."""
+"""How ``scenescout serve`` runs uvicorn: Nagle's algorithm off, one listening socket per
+worker."""
 
 from __future__ import annotations
 
+import select
 import socket
 from typing import Any
 
-from scenescout.api.serving import NO_DELAY_PROTOCOL, NoDelayHttpProtocol, set_no_delay
+import pytest
+
+from scenescout.api.serving import (
+    BALANCED,
+    NO_DELAY_PROTOCOL,
+    NoDelayHttpProtocol,
+    reuse_port_socket,
+    set_no_delay,
+)
 
 
 class _Transport:
@@ -41,3 +51,39 @@ def test_the_import_string_names_the_protocol() -> None:
     module, name = NO_DELAY_PROTOCOL.split(":")
     imported = __import__(module, fromlist=[name])
     assert getattr(imported, name) is NoDelayHttpProtocol
+
+
+@pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux-only")
+def test_connections_are_spread_over_the_workers_own_listening_sockets() -> None:
+    first = reuse_port_socket("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    second = reuse_port_socket("127.0.0.1", port)
+    clients: list[socket.socket] = []
+    with first, second:
+        for listener in (first, second):
+            listener.listen(128)
+            listener.setblocking(False)
+        try:
+            # Spread by a hash of the client ports: all 64 on one socket has odds of 2**-63.
+            clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+            accepted = {first.fileno(): 0, second.fileno(): 0}
+            while sum(accepted.values()) < len(clients):
+                ready, _, _ = select.select([first, second], [], [], 5.0)
+                assert ready, f"only {sum(accepted.values())} of {len(clients)} connections arrived"
+                for listener in ready:
+                    connection, _ = listener.accept()
+                    connection.close()
+                    accepted[listener.fileno()] += 1
+        finally:
+            for client in clients:
+                client.close()
+    assert all(count > 0 for count in accepted.values()), accepted
+
+
+@pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux-only")
+def test_an_address_held_by_another_kind_of_listener_is_refused() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as plain:
+        plain.bind(("127.0.0.1", 0))
+        plain.listen()
+        with pytest.raises(OSError):
+            reuse_port_socket("127.0.0.1", plain.getsockname()[1]).close()

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP protocol with ``TCP_NODELAY`` on every accepted connection.
+"""How ``scenescout serve`` runs uvicorn: ``TCP_NODELAY`` on every connection, and one
+listening socket per worker.
 
 With ``--workers N`` uvicorn binds the listening socket itself without ``IPPROTO_TCP``, so
 asyncio leaves Nagle's algorithm on for accepted connections, and every keep-alive request
@@ -10,13 +11,21 @@ as of uvicorn 0.54). ``scenescout serve`` passes :data:`NO_DELAY_PROTOCOL` as uv
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import sys
 from typing import Any, cast
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import multiprocess
 
 try:  # the C parser, when uvicorn[standard] brought it
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 except ImportError:  # pragma: no cover - depends on the installed extras
     from uvicorn.protocols.http.h11_impl import H11Protocol as _Base  # type: ignore[assignment]
+
+logger = logging.getLogger("uvicorn.error")
 
 
 def set_no_delay(transport: asyncio.BaseTransport) -> None:
@@ -36,3 +45,76 @@ class NoDelayHttpProtocol(_Base):
 
 NO_DELAY_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"
 """The import string of :class:`NoDelayHttpProtocol`, for uvicorn's ``http`` option."""
+
+
+# --- several workers: one listening socket each ------------------------------------------
+
+BALANCED = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+"""Whether workers can listen on sockets of their own (Linux ``SO_REUSEPORT``)."""
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with ``SO_REUSEPORT``, not yet listening.
+
+    Every socket of a ``SO_REUSEPORT`` group that listens gets its own accept queue, and
+    Linux spreads new connections over them by a hash of their addresses.
+
+    Raises
+    ------
+    OSError
+        When the address is taken by a socket outside the group (or is not local).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class OwnSocketProcess(multiprocess.Process):
+    """A uvicorn worker that listens on a ``SO_REUSEPORT`` socket of its own.
+
+    uvicorn's workers share the parent's listening socket: the worker whose event loop is
+    least busy accepts most new connections (eight connections opened together often all
+    went to one of two workers), so one worker computes while the other idles
+    (Kludex/uvicorn#2467, open as of uvicorn 0.54). Sockets of their own give each worker
+    an accept queue that the kernel fills evenly.
+    """
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
+        # Runs in the worker process (coverage does not follow it there).
+        super().target([reuse_port_socket(self.config.host, self.config.port)])
+
+
+def run_workers(config: uvicorn.Config) -> None:
+    """Serve ``config``: in this process for one worker, else with ``config.workers``
+    worker processes, each on its own listening socket where the platform allows
+    (:class:`OwnSocketProcess`), else on uvicorn's shared one.
+
+    The parent binds the address first without listening, so an address already in use
+    fails here, once, with uvicorn's exit code for a failed start-up.
+    """
+    if config.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+        return
+    if not BALANCED:
+        multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    try:
+        reserved = reuse_port_socket(config.host, config.port)
+    except OSError as error:
+        logger.error("cannot listen on %s:%d: %s", config.host, config.port, error)
+        sys.exit(STARTUP_FAILURE)
+    with reserved:
+        # uvicorn's supervisor makes every worker (at start, on restart after a crash, on
+        # SIGHUP and SIGTTIN) with its module's ``Process``: in this parent it is ours.
+        multiprocess.Process = OwnSocketProcess  # type: ignore[misc]
+        multiprocess.Multiprocess(config, sockets=[]).run()
