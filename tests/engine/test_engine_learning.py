@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
@@ -17,7 +18,12 @@ from scenescout.domain.recommendation import RecommendationRequest
 from scenescout.engine import PersonalizationEngine
 from scenescout.frames import from_epoch_seconds
 from scenescout.geo import haversine_km
-from scenescout.recommenders import ContentRecommender
+from scenescout.profiles import profile_to_json
+from scenescout.recommenders import (
+    ContentRecommender,
+    FactorizationRecommender,
+    TrendingRecommender,
+)
 from scenescout.storage import Database, StorageError, Store
 
 LATER = 600
@@ -224,3 +230,61 @@ def test_an_interaction_of_another_user_is_refused(
         engine.update_user_preferences(
             user, interaction(other, str(world.events.ids[0]), InteractionType.VIEW)
         )
+
+
+def test_a_batch_is_learned_into_the_same_state_as_its_interactions_one_by_one(
+    world: World, engine: PersonalizationEngine
+) -> None:
+    one_by_one, at_once = copy.deepcopy(engine), copy.deepcopy(engine)
+    trending = trending_of(engine)
+    n_slots, bucket = trending.slot_bucket_.shape[0], trending.bucket_seconds
+    users = [*users_by_activity(world)[100:104], "newcomer"]
+    events = one_by_one.catalog.frame.ids[:: max(1, len(one_by_one.catalog) // 40)].tolist()
+    kinds = [InteractionType.VIEW, InteractionType.SAVE, InteractionType.DISMISS]
+    # Buckets that share a trending slot, newer before older too; users that come back.
+    offsets = [0, 1, n_slots + 1, 1, 2, n_slots, 0, 3]
+    batch = [
+        Interaction(
+            user_id=users[i % len(users)],
+            event_id=str(events[(7 * i) % len(events)]),
+            interaction_type=kinds[i % len(kinds)],
+            occurred_at=REFERENCE + timedelta(seconds=offsets[i % len(offsets)] * bucket + i),
+        )
+        for i in range(40)
+    ]
+    for item in batch:
+        one_by_one.learn(item, notify=False)
+    at_once.learn_many(batch, notify=False)
+
+    for user in users:
+        assert profile_to_json(at_once.profiles[user]) == profile_to_json(one_by_one.profiles[user])
+        assert at_once.exclusions.get(user) == one_by_one.exclusions.get(user)
+        for name in ("matrix_factorization", "content_based", "location_based"):
+            assert at_once.hybrid.components_[name].holds_user(user) == (
+                one_by_one.hybrid.components_[name].holds_user(user)
+            )
+        factors = at_once.hybrid.components_["matrix_factorization"]
+        reference = one_by_one.hybrid.components_["matrix_factorization"]
+        assert isinstance(factors, FactorizationRecommender)
+        assert isinstance(reference, FactorizationRecommender)
+        np.testing.assert_allclose(
+            factors.user_vector(user), reference.user_vector(user), rtol=1e-5, atol=1e-6
+        )
+        request = RecommendationRequest(user_id=user, limit=20)
+        now = world.reference_ts + LATER
+        assert [
+            r.event_id for r in at_once.get_recommendations(request, now_ts=now).recommendations
+        ] == [
+            r.event_id for r in one_by_one.get_recommendations(request, now_ts=now).recommendations
+        ]
+    counted = trending_of(at_once)
+    np.testing.assert_array_equal(counted.slot_bucket_, trending_of(one_by_one).slot_bucket_)
+    np.testing.assert_allclose(counted.weighted_, trending_of(one_by_one).weighted_)
+    np.testing.assert_array_equal(counted.counts_, trending_of(one_by_one).counts_)
+    assert not np.array_equal(counted.counts_, trending.counts_)  # the batch counted
+
+
+def trending_of(engine: PersonalizationEngine) -> TrendingRecommender:
+    component = engine.hybrid.components_["trending"]
+    assert isinstance(component, TrendingRecommender)
+    return component

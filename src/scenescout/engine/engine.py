@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -844,18 +844,27 @@ class PersonalizationEngine:
         exclusions, then (when ``notify``) the ``on_user_change`` hook. Returns the new
         profile.
         """
-        user_id = interaction.user_id
-        row = self.catalog.index_of(interaction.event_id)
-        event = self.catalog.take([row]) if row is not None else None
-        profile = self.profiles.get(user_id) or UserProfile(user_id=user_id)
-        profile = self.profile_builder.update(profile, interaction, event)
-        self.profiles[user_id] = profile
-        self.hybrid.partial_update(interaction, event)
-        if interaction.interaction_type in EXCLUDING_TYPES:
-            self.exclusions.setdefault(user_id, set()).add(interaction.event_id)
+        self.learn_many([interaction], notify=notify)
+        return self.profiles[interaction.user_id]
+
+    def learn_many(self, interactions: Sequence[Interaction], *, notify: bool = True) -> None:
+        """Learn from several interactions already stored, in order: the same state as
+        :meth:`learn` on each in turn, with the components learning them at once (e.g. one
+        matrix-factorization solve per user)."""
+        events: list[EventFrame | None] = []
+        for interaction in interactions:
+            user_id = interaction.user_id
+            row = self.catalog.index_of(interaction.event_id)
+            event = self.catalog.take([row]) if row is not None else None
+            events.append(event)
+            profile = self.profiles.get(user_id) or UserProfile(user_id=user_id)
+            self.profiles[user_id] = self.profile_builder.update(profile, interaction, event)
+            if interaction.interaction_type in EXCLUDING_TYPES:
+                self.exclusions.setdefault(user_id, set()).add(interaction.event_id)
+        self.hybrid.partial_update_many(interactions, events)
         if notify and self.on_user_change is not None:
-            self.on_user_change(user_id)
-        return profile
+            for user_id in dict.fromkeys(i.user_id for i in interactions):
+                self.on_user_change(user_id)
 
     def similar_events(
         self,

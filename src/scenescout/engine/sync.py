@@ -135,12 +135,13 @@ class StoreFollower:
         self._user_through.pop(user_id, None)
 
     def _learn(self, rows: Sequence[StoredInteraction]) -> int:
-        learned = 0
+        fresh: list[StoredInteraction] = []
+        through: dict[str, int] = {}
         for row in rows:
             user_id = row.interaction.user_id
-            if row.id <= self.learned_through(user_id):
-                continue
-            self.engine.learn(row.interaction, notify=False)
-            self._user_through[user_id] = row.id
-            learned += 1
-        return learned
+            if row.id > max(self.learned_through(user_id), through.get(user_id, 0)):
+                fresh.append(row)
+                through[user_id] = row.id
+        self.engine.learn_many([row.interaction for row in fresh], notify=False)
+        self._user_through.update(through)
+        return len(fresh)

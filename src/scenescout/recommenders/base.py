@@ -12,6 +12,7 @@ public :meth:`Recommender.fit` validates and records fitted state, subclasses im
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -119,6 +120,18 @@ class Recommender(ABC):
         ``event`` is a one-row frame describing the interacted event when it is known.
         """
         return None
+
+    def partial_update_many(
+        self, interactions: Sequence[Interaction], events: Sequence[EventFrame | None]
+    ) -> None:
+        """Learn from several new interactions, in order: the same state as
+        :meth:`partial_update` on each in turn (which the default does); a recommender may
+        learn them at once.
+
+        ``events[i]`` is ``interactions[i]``'s one-row event frame, or ``None``.
+        """
+        for interaction, event in zip(interactions, events, strict=True):
+            self.partial_update(interaction, event)
 
     @abstractmethod
     def holds_user(self, user_id: str) -> list[str]:

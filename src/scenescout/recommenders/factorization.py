@@ -20,6 +20,7 @@ events only it equals ``recalculate_user`` (tested).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,33 +160,48 @@ class FactorizationRecommender(Recommender):
         A new event takes part with its content-predicted vector, which needs ``event``
         the first time the recommender sees it; without it the interaction is skipped.
         """
+        self.partial_update_many([interaction], [event])
+
+    def partial_update_many(
+        self, interactions: Sequence[Interaction], events: Sequence[EventFrame | None]
+    ) -> None:
+        """Add every interaction to its user's feedback, then solve each user's vector once."""
         self._require_fitted()
-        key = int(intern_event_ids(np.array([interaction.event_id], dtype=object))[0])
-        column = int(self.matrix_.items.lookup(np.array([key]))[0])
-        recent = self.recent_.setdefault(interaction.user_id, {})
-        engagement = recent.get(key)
-        if engagement is None:
-            if column >= 0:
-                engagement = _Engagement(0.0, 0.0, self.item_factors_[column], trained=True)
-            elif event is not None:
-                engagement = _Engagement(0.0, 0.0, self.item_vectors(event)[0], trained=False)
+        keys = intern_event_ids(np.array([i.event_id for i in interactions], dtype=object))
+        columns = self.matrix_.items.lookup(keys).tolist()
+        changed: dict[str, None] = {}
+        for interaction, event, key, column in zip(
+            interactions, events, keys.tolist(), columns, strict=True
+        ):
+            recent = self.recent_.setdefault(interaction.user_id, {})
+            engagement = recent.get(key)
+            if engagement is None:
+                if column >= 0:
+                    engagement = _Engagement(0.0, 0.0, self.item_factors_[column], trained=True)
+                elif event is not None:
+                    engagement = _Engagement(0.0, 0.0, self.item_vectors(event)[0], trained=False)
+                else:
+                    continue
+                recent[key] = engagement
+            confidence = single_confidence(interaction)
+            if confidence > 0.0:
+                engagement.positive += confidence
             else:
-                return
-            recent[key] = engagement
-        confidence = single_confidence(interaction)
-        if confidence > 0.0:
-            engagement.positive += confidence
-        else:
-            engagement.negative += confidence
-        vector = self._solve_user(interaction.user_id)
-        row = self.user_rows_.get(interaction.user_id)
+                engagement.negative += confidence
+            changed[interaction.user_id] = None
+        if changed:
+            for user_id, vector in zip(changed, self._solve_users(list(changed)), strict=True):
+                self._publish(user_id, vector)
+
+    def _publish(self, user_id: str, vector: Vector) -> None:
+        row = self.user_rows_.get(user_id)
         if row is None:
             row = self.n_user_rows_
             self.n_user_rows_ += 1
         self.user_factors_ = grow_rows(self.user_factors_, row + 1)
         self.user_factors_[row] = vector
         # Published last, so a concurrent score() never sees a row without its vector.
-        self.user_rows_[interaction.user_id] = row
+        self.user_rows_[user_id] = row
 
     def _history(self, user_id: str) -> list[_Engagement]:
         """Fitted and post-fit feedback of the user, one entry per event."""
@@ -209,21 +225,26 @@ class FactorizationRecommender(Recommender):
                 fitted.negative += recent.negative
         return list(history.values())
 
-    def _solve_user(self, user_id: str) -> Vector:
-        """The ALS user step: ``(YtY + sum (c - 1) y y' + reg I) x = sum c p y``.
+    def _solve_users(self, user_ids: list[str]) -> Vector:
+        """The ALS user step for each user: ``(YtY + sum (c - 1) y y' + reg I) x = sum c p y``.
 
         ``c = alpha * |value|`` and ``p = 1`` for liked events. Events outside the fitted
-        Gramian (new events) add ``c y y'`` in full, as they are not in ``YtY``.
+        Gramian (new events) add ``c y y'`` in full, as they are not in ``YtY``. The
+        systems are solved together (one row of the result per user).
         """
-        history = self._history(user_id)
-        vectors = np.array([h.vector for h in history], dtype=np.float64)
-        signed = np.array([h.signed for h in history])
-        trained = np.array([h.trained for h in history], dtype=np.float64)
-        confidence = self.config.alpha * np.abs(signed)
-        lhs = self.gramian_ + self.config.regularization * np.eye(self.config.factors)
-        lhs += (vectors.T * (confidence - trained)) @ vectors
-        rhs = vectors.T @ np.where(signed > 0.0, confidence, 0.0)
-        return np.linalg.solve(lhs, rhs).astype(np.float32)
+        k = self.config.factors
+        lhs = np.empty((len(user_ids), k, k))
+        rhs = np.empty((len(user_ids), k, 1))
+        base = self.gramian_ + self.config.regularization * np.eye(k)
+        for index, user_id in enumerate(user_ids):
+            history = self._history(user_id)
+            vectors = np.array([h.vector for h in history], dtype=np.float64)
+            signed = np.array([h.signed for h in history])
+            trained = np.array([h.trained for h in history], dtype=np.float64)
+            confidence = self.config.alpha * np.abs(signed)
+            lhs[index] = base + (vectors.T * (confidence - trained)) @ vectors
+            rhs[index, :, 0] = vectors.T @ np.where(signed > 0.0, confidence, 0.0)
+        return np.linalg.solve(lhs, rhs)[:, :, 0].astype(np.float32)
 
     def _score(self, context: ScoringContext) -> ScoreArray:
         user = self.user_rows_.get(context.user_id)

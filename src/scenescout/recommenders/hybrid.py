@@ -25,7 +25,7 @@ subset of components (``score_components(context, names)``), within its time bud
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, Self
 
@@ -181,6 +181,14 @@ class HybridRecommender(Recommender):
         self._require_fitted()
         for component in self.components_.values():
             component.partial_update(interaction, event)
+
+    def partial_update_many(
+        self, interactions: Sequence[Interaction], events: Sequence[EventFrame | None]
+    ) -> None:
+        """Pass the interactions to every component at once."""
+        self._require_fitted()
+        for component in self.components_.values():
+            component.partial_update_many(interactions, events)
 
     def holds_user(self, user_id: str) -> list[str]:
         """``"<component>.<attribute>"`` for each component attribute holding the user."""

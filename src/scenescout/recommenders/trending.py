@@ -19,6 +19,8 @@ scores 0, not ``NaN``: "not trending" is an answer, so trending never abstains.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 from pydantic import Field
@@ -82,16 +84,25 @@ class TrendingRecommender(Recommender):
 
     def partial_update(self, interaction: Interaction, event: EventFrame | None = None) -> None:
         """Count one interaction at once (negative feedback and too-old ones are ignored)."""
+        self.partial_update_many([interaction], [event])
+
+    def partial_update_many(
+        self, interactions: Sequence[Interaction], events: Sequence[EventFrame | None]
+    ) -> None:
+        """Count several interactions at once (as one by one: a slot keeps the newest
+        bucket it was given, and counts only interactions of that bucket)."""
         self._require_fitted()
-        log = InteractionLog.from_interactions([interaction])
-        bucket = int(log.occurred_ts[0]) // self.bucket_seconds
+        if not interactions:
+            return
+        log = InteractionLog.from_interactions(interactions)
         n_slots = self.slot_bucket_.shape[0]
-        slot = bucket % n_slots
-        if self.slot_bucket_[slot] < bucket:
-            # The slot held an older bucket: it now starts counting this one.
-            self.weighted_[:, slot] = 0.0
-            self.counts_[:, slot] = 0.0
-            self.slot_bucket_[slot] = bucket
+        for bucket in np.unique(log.occurred_ts // self.bucket_seconds).tolist():
+            slot = bucket % n_slots
+            if self.slot_bucket_[slot] < bucket:
+                # The slot held an older bucket: it now starts counting this one.
+                self.weighted_[:, slot] = 0.0
+                self.counts_[:, slot] = 0.0
+                self.slot_bucket_[slot] = bucket
         self._add(log)
 
     def _add(self, log: InteractionLog) -> None:
