@@ -357,25 +357,31 @@ class TestInteractions:
             )
         assert store.interactions.count() == 0  # the whole batch was rolled back
 
-    def test_a_batch_that_meets_a_concurrent_key_falls_back_row_by_row(
-        self, store: Store, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        repository = store.interactions
+    def test_a_mixed_batch_gets_ids_in_its_own_order(self, store: Store) -> None:
+        store.interactions.add(make_interaction("u2", "e1", idempotency_key="old"))
         batch = [
-            make_interaction("u1", "e1", idempotency_key="raced"),
-            make_interaction("u2", "e2"),
+            make_interaction(
+                f"u{1 + i % 2}",
+                f"e{1 + i % 2}",
+                occurred_at=T0 + timedelta(seconds=i),
+                idempotency_key=None if i % 3 else f"k{i % 9}",
+            )
+            for i in range(30)
         ]
-        real = type(repository)._add_batch
-
-        def racing(self: object, connection: sa.Connection, rows: list) -> list:  # type: ignore[type-arg]
-            real(self, connection, rows)  # its inserts must be rolled back with the savepoint
-            raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
-
-        monkeypatch.setattr(type(repository), "_add_batch", racing)
-        results = repository.add_many(batch)
-        assert [created for _, created in results] == [True, True]
-        assert repository.count() == 2
-        assert [row.id for row in repository.after(0)] == sorted(i for i, _ in results)
+        batch.insert(7, make_interaction("u2", "e2", idempotency_key="old"))
+        results = store.interactions.add_many(batch)
+        created = [(i, new_id) for i, (new_id, fresh) in enumerate(results) if fresh]
+        assert [new_id for _, new_id in created] == sorted(new_id for _, new_id in created)
+        seen = {("u2", "old")}
+        fresh = []
+        for i, item in enumerate(batch):
+            key = (item.user_id, item.idempotency_key)
+            if item.idempotency_key is None or key not in seen:
+                fresh.append(i)
+                seen.add(key)
+        assert [i for i, _ in created] == fresh and len(fresh) == 26
+        stored = store.interactions.after(min(new_id for _, new_id in created) - 1)
+        assert [row.interaction for row in stored] == [batch[i] for i, _ in created]
 
     def test_after_reads_what_was_stored_above_an_id_in_id_order(self, store: Store) -> None:
         assert store.interactions.max_id() == 0
@@ -524,3 +530,28 @@ def test_weights_and_nan(store: Store) -> None:
     store.interactions.add(make_interaction("u1", "e1", occurred_at=T0 + timedelta(seconds=1)))
     log = store.interactions.load_log()
     assert log.weight[0] == 2.5 and math.isnan(log.weight[1])
+
+
+def test_a_sqlite_batch_that_meets_a_concurrent_key_falls_back_row_by_row(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the batch's user row locks rule out a concurrent key.
+    store = Store(sqlite_db)
+    store.users.upsert([make_user("u1"), make_user("u2")])
+    store.events.upsert([make_event("e1"), make_event("e2")])
+    repository = store.interactions
+    batch = [
+        make_interaction("u1", "e1", idempotency_key="raced"),
+        make_interaction("u2", "e2"),
+    ]
+    real = type(repository)._add_batch
+
+    def racing(self: object, connection: sa.Connection, rows: list) -> list:  # type: ignore[type-arg]
+        real(self, connection, rows)  # its inserts must be rolled back with the savepoint
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(type(repository), "_add_batch", racing)
+    results = repository.add_many(batch)
+    assert [created for _, created in results] == [True, True]
+    assert repository.count() == 2
+    assert [row.id for row in repository.after(0)] == sorted(i for i, _ in results)

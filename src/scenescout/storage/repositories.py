@@ -681,6 +681,68 @@ def _interaction_row(interaction: Interaction) -> dict[str, Any]:
     }
 
 
+_PG_STORED_KEYS = (
+    "SELECT user_id, idempotency_key, id FROM user_interactions "
+    "WHERE (user_id, idempotency_key) IN "
+    "(SELECT * FROM unnest(%(users)s::text[], %(keys)s::text[]))"
+)
+_PG_INSERT_INTERACTIONS = (
+    "INSERT INTO user_interactions "
+    "(user_id, event_id, interaction_type, weight, occurred_at, metadata, idempotency_key) "
+    "SELECT u, e, t, w, o, m::jsonb, k FROM unnest(%(users)s::text[], %(events)s::text[], "
+    "%(types)s::text[], %(weights)s::float8[], %(times)s::timestamptz[], %(metadata)s::text[], "
+    "%(keys)s::text[]) WITH ORDINALITY AS v(u, e, t, w, o, m, k, n) ORDER BY n RETURNING id"
+)
+"""PostgreSQL: a batch as seven array parameters, one statement text whatever its size
+(psycopg converts and caches it once; a ``VALUES`` list of 7 x n parameters is a new text
+for each n). Rows are inserted, and their ids drawn, in the batch's order."""
+
+
+def _stored_keys(
+    connection: Connection, keys: Sequence[tuple[str, str]]
+) -> Iterator[tuple[str, str, int]]:
+    """``(user_id, idempotency_key, id)`` of the stored interactions among ``keys``."""
+    if connection.dialect.name == "postgresql":
+        users, idempotency_keys = zip(*keys, strict=True)
+        rows = connection.exec_driver_sql(
+            _PG_STORED_KEYS, {"users": list(users), "keys": list(idempotency_keys)}
+        )
+    else:
+        table = schema.user_interactions
+        rows = connection.execute(
+            sa.select(table.c.user_id, table.c.idempotency_key, table.c.id).where(
+                sa.tuple_(table.c.user_id, table.c.idempotency_key).in_(list(keys))
+            )
+        )
+    for user_id, key, stored_id in rows:
+        yield user_id, key, int(stored_id)
+
+
+def _insert_interactions(connection: Connection, interactions: Sequence[Interaction]) -> list[int]:
+    """Insert ``interactions`` in one statement; their new ids, in order."""
+    if connection.dialect.name == "postgresql":
+        ids = connection.exec_driver_sql(
+            _PG_INSERT_INTERACTIONS,
+            {
+                "users": [i.user_id for i in interactions],
+                "events": [i.event_id for i in interactions],
+                "types": [i.interaction_type.value for i in interactions],
+                "weights": [i.weight for i in interactions],
+                "times": [i.occurred_at for i in interactions],
+                "metadata": [orjson.dumps(i.metadata).decode() for i in interactions],
+                "keys": [i.idempotency_key for i in interactions],
+            },
+        ).scalars()
+        # Ids come from the sequence in insertion order, which is the batch's (ORDER BY n).
+        return sorted(int(i) for i in ids)
+    table = schema.user_interactions
+    inserted = connection.execute(
+        sa.insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [_interaction_row(interaction) for interaction in interactions],
+    ).scalars()
+    return [int(i) for i in inserted]
+
+
 class SqlInteractionRepository:
     """:class:`InteractionRepository` on SQLAlchemy Core."""
 
@@ -720,14 +782,13 @@ class SqlInteractionRepository:
                 # One writer per user at a time, in id order: a user's interactions commit in
                 # the order of their ids, so "every id above n" is a complete catch-up read
                 # (see :meth:`after`). Sorted, so two batches never wait on each other in a
-                # cycle. SQLite serializes all writers anyway.
-                users = schema.users
-                connection.execute(
-                    sa.select(users.c.id)
-                    .where(users.c.id.in_(sorted({i.user_id for i in interactions})))
-                    .order_by(users.c.id)
-                    .with_for_update()
+                # cycle. With the users locked no other writer can store one of their keys,
+                # so the batch needs no fallback. SQLite serializes all writers anyway.
+                connection.exec_driver_sql(
+                    "SELECT id FROM users WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE",
+                    {"ids": sorted({i.user_id for i in interactions})},
                 )
+                return self._add_batch(connection, interactions)
             try:
                 with connection.begin_nested():
                     return self._add_batch(connection, interactions)
@@ -740,8 +801,7 @@ class SqlInteractionRepository:
         self, connection: Connection, interactions: Sequence[Interaction]
     ) -> list[tuple[int, bool]]:
         """:meth:`add_many` in two statements: one read of the keys already stored, one
-        insert of the rest (``IntegrityError`` when a key arrives in between)."""
-        table = schema.user_interactions
+        insert of the rest (on SQLite, ``IntegrityError`` when a key arrives in between)."""
         first_of: dict[tuple[str, str], int] = {}
         repeats: list[tuple[int, int]] = []
         fresh: dict[int, None] = {}
@@ -756,22 +816,14 @@ class SqlInteractionRepository:
                 fresh[index] = None
         results: dict[int, tuple[int, bool]] = {}
         if first_of:
-            stored = connection.execute(
-                sa.select(table.c.user_id, table.c.idempotency_key, table.c.id).where(
-                    sa.tuple_(table.c.user_id, table.c.idempotency_key).in_(list(first_of))
-                )
-            )
-            for user_id, key, stored_id in stored:
+            for user_id, key, stored_id in _stored_keys(connection, list(first_of)):
                 index = first_of[user_id, key]
                 results[index] = (int(stored_id), False)
                 fresh.pop(index, None)
         if fresh:
-            rows = [_interaction_row(interactions[index]) for index in fresh]
-            inserted = connection.execute(
-                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-            ).scalars()
+            inserted = _insert_interactions(connection, [interactions[index] for index in fresh])
             for index, new_id in zip(fresh, inserted, strict=True):
-                results[index] = (int(new_id), True)
+                results[index] = (new_id, True)
         for index, first in repeats:
             results[index] = (results[first][0], False)
         return [results[index] for index in range(len(interactions))]
