@@ -25,9 +25,16 @@ def _row(user_id: str) -> RecommendationLogRow:
     )
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    database = Database.from_url(database_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, database_url: str) -> Iterator[Store]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server_url")
+        database = Database.from_url(url)
+        database.migrate()
+        with database.transaction() as connection:
+            connection.execute(sa.delete(schema.recommendation_logs))
+    else:
+        database = Database.from_url(database_url)
     store = Store(database)
     store.users.upsert([User(id="log-user")])
     yield store
@@ -70,3 +77,23 @@ def test_rows_beyond_the_queue_are_dropped_and_counted(store: Store) -> None:
 
     assert dropped == [1]
     assert _logged_users(store) == ["log-user"] * 2
+
+
+def test_a_logged_row_keeps_every_field(store: Store) -> None:
+    row = _row("log-user")
+    writer = RecommendationLogWriter(
+        store.db, flush_interval_seconds=60.0, batch_size=5, queue_size=10, on_drop=print
+    )
+    writer.submit(row)
+    writer.close()  # never started: closing still writes what waits
+    table = schema.recommendation_logs
+    with store.db.engine.connect() as connection:
+        (stored,) = connection.execute(sa.select(table)).mappings().all()
+    assert {name: stored[name] for name in ("user_id", "request", "variant", "items")} == {
+        "user_id": row.user_id,
+        "request": row.request,
+        "variant": row.variant,
+        "items": row.items,
+    }
+    assert stored["scores"] == row.scores and stored["timings"] == row.timings
+    assert stored["created_at"] == row.created_at

@@ -159,15 +159,15 @@ class ObservabilityMiddleware:
         method, route = scope["method"], _route(scope)
         self.metrics.requests.labels(method, route, str(status)).inc()
         self.metrics.request_seconds.labels(method, route).observe(elapsed_s)
-        principal = _state(scope).get("principal")
-        logger.info(
-            "%s %s %d %.1fms %s",
-            method,
-            route,
-            status,
-            elapsed_s * 1e3,
-            self.pseudonymizer.label(principal),
-        )
+        if logger.isEnabledFor(logging.INFO):  # the caller's pseudonym costs an HMAC
+            logger.info(
+                "%s %s %d %.1fms %s",
+                method,
+                route,
+                status,
+                elapsed_s * 1e3,
+                self.pseudonymizer.label(_state(scope).get("principal")),
+            )
 
 
 def _route(scope: Scope) -> str:

@@ -91,9 +91,11 @@ class RecommendationLogWriter:
         self._wait_for(_Flush())
 
     def close(self) -> None:
-        """Flush and stop the writer thread."""
-        if self._thread is not None and self._thread.is_alive():
+        """Flush (starting the thread if rows wait for it) and stop the writer thread."""
+        running = self._thread is not None and self._thread.is_alive()
+        if running or self._rows:
             self._wait_for(_Flush(stop=True))
+            assert self._thread is not None
             self._thread.join()
 
     def _wait_for(self, marker: _Flush) -> None:

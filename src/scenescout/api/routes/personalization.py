@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from scenescout.api.deps import PrincipalDep, ServicesDep, UserIdQuery
 from scenescout.api.errors import ERROR_RESPONSES
@@ -25,14 +25,16 @@ router = APIRouter(
 )
 
 
-@router.post("/recommendations")
+@router.post("/recommendations", response_model=Envelope[RecommendationData])
 async def recommendations(
     request: RecommendationRequest, principal: PrincipalDep, services: ServicesDep
-) -> Envelope[RecommendationData]:
+) -> Response:
     """Ranked, explained recommendations for one user (the seed's contract)."""
     # Run on the event loop: the request is CPU-bound for a few milliseconds and its I/O is
     # sub-millisecond Redis calls; a thread-pool hop would cost more than it frees.
-    return Envelope(data=services.recommendations.recommend(principal, request))
+    data = services.recommendations.recommend(principal, request)
+    # Built from validated parts: serialized once, without FastAPI validating it again.
+    return Response(Envelope(data=data).model_dump_json(), media_type="application/json")
 
 
 @router.get("/profile")
