@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.api.api_world import Headers, make_settings
 
 from scenescout.api import create_app
+from scenescout.api.context import EngineSlot
 from scenescout.api.services import ProfileService
 from scenescout.config import PersonalizationConfig
 from scenescout.datasets import World
@@ -169,3 +171,18 @@ def test_a_model_that_failed_to_load_is_reported_by_ready_and_requests(
         )
     assert "failed to load (RuntimeError)" in _assert_error(ready, 503, "not_ready")["message"]
     assert "failed to load (RuntimeError)" in _assert_error(served, 503, "not_ready")["message"]
+
+
+def test_a_loaded_engine_is_left_out_of_full_garbage_collections(
+    engine: PersonalizationEngine,
+) -> None:
+    slot = EngineSlot()
+    frozen_before = gc.get_freeze_count()
+    try:
+        slot.load(lambda: engine)
+        assert slot.get() is engine
+        # The engine's objects moved to the collector's permanent generation.
+        assert gc.get_freeze_count() > frozen_before
+        assert all(tracked is not engine for tracked in gc.get_objects(generation=2))
+    finally:
+        gc.unfreeze()
