@@ -13,6 +13,7 @@ from scenescout.api.serving import (
     BALANCED,
     NO_DELAY_PROTOCOL,
     NoDelayHttpProtocol,
+    claim_port,
     reuse_port_socket,
     set_no_delay,
 )
@@ -87,3 +88,16 @@ def test_an_address_held_by_another_kind_of_listener_is_refused() -> None:
         plain.listen()
         with pytest.raises(OSError):
             reuse_port_socket("127.0.0.1", plain.getsockname()[1]).close()
+
+
+@pytest.mark.skipif(not BALANCED, reason="SO_REUSEPORT balancing is Linux-only")
+def test_a_port_where_workers_of_another_server_listen_is_not_claimed() -> None:
+    # A worker left behind by a killed server: its socket would happily share the port.
+    with reuse_port_socket("127.0.0.1", 0) as stray:
+        stray.listen()
+        port = stray.getsockname()[1]
+        with pytest.raises(OSError):
+            claim_port("127.0.0.1", port).close()
+    # Free again: claimed (bound, not listening), and the workers can join it.
+    with claim_port("127.0.0.1", port), reuse_port_socket("127.0.0.1", port) as worker:
+        worker.listen()

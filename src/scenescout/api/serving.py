@@ -76,6 +76,25 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def claim_port(host: str, port: int) -> socket.socket:
+    """Reserve ``host:port`` for workers' ``SO_REUSEPORT`` sockets (bound, not listening).
+
+    Sockets of one ``SO_REUSEPORT`` group may all listen, so a second server (or the workers
+    a killed one left behind) could silently share the port with this one. A plain bind is
+    tried first: it fails while anything listens on the address, whatever its options.
+
+    Raises
+    ------
+    OSError
+        When the address is in use.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    return reuse_port_socket(host, port)
+
+
 class OwnSocketProcess(multiprocess.Process):
     """A uvicorn worker that listens on a ``SO_REUSEPORT`` socket of its own.
 
@@ -109,9 +128,14 @@ def run_workers(config: uvicorn.Config) -> None:
         multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
     try:
-        reserved = reuse_port_socket(config.host, config.port)
+        reserved = claim_port(config.host, config.port)
     except OSError as error:
-        logger.error("cannot listen on %s:%d: %s", config.host, config.port, error)
+        logger.error(
+            "cannot listen on %s:%d: %s (is another server running there?)",
+            config.host,
+            config.port,
+            error,
+        )
         sys.exit(STARTUP_FAILURE)
     with reserved:
         # uvicorn's supervisor makes every worker (at start, on restart after a crash, on
