@@ -47,6 +47,7 @@ from scenescout.engine import (
 from scenescout.engine.engine import (
     ANCHOR_CELL_DEG,
     MAX_RETRIEVAL_ANCHORS,
+    _nearest_squared_degrees,
     _retrieval_anchors,
 )
 from scenescout.frames import INTERACTION_CODES, STATUS_CODES, EventFrame
@@ -352,3 +353,31 @@ def test_the_seeds_example_request_validates_and_runs(
     served = engine.get_recommendations(moved, now_ts=world.reference_ts)
     assert served.recommendations, "San Francisco has music and arts events in the world"
     assert_filters_hold(world, engine, moved, [r.event_id for r in served.recommendations])
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("centre_lng", [13.4, 179.7, 179.95, -179.95])
+def test_nearest_anchor_distances_skip_no_anchor_that_matters(seed: int, centre_lng: float) -> None:
+    rng = np.random.default_rng(seed)
+    lat = 52.5 + rng.normal(0.0, 0.1, 500)
+    lng = (centre_lng + rng.normal(0.0, 0.1, 500) + 180.0) % 360.0 - 180.0
+    # The request location, places in this city (some inside the points' box) and in others
+    # anywhere on the globe (across the antimeridian too).
+    near = 5
+    anchor_lat = np.concatenate([[52.5], 52.5 + rng.normal(0, 0.2, near), rng.uniform(-60, 60, 6)])
+    anchor_lng = np.concatenate(
+        [[centre_lng], centre_lng + rng.normal(0, 0.2, near), rng.uniform(-180, 180, 6)]
+    )
+    anchor_lng = (anchor_lng + 180.0) % 360.0 - 180.0
+    order = rng.permutation(len(anchor_lat) - 1) + 1
+    anchor_lat, anchor_lng = anchor_lat[[0, *order]], anchor_lng[[0, *order]]
+
+    found = _nearest_squared_degrees(lat, lng, anchor_lat, anchor_lng)
+
+    scale = math.cos(math.radians(float(anchor_lat.mean())))
+    east = lng[:, None] - anchor_lng
+    spans = max(lng.max(), anchor_lng.max()) - min(lng.min(), anchor_lng.min())
+    if spans > 180.0:
+        east = (east + 180.0) % 360.0 - 180.0
+    every = (lat[:, None] - anchor_lat) ** 2 + (east * scale) ** 2
+    np.testing.assert_allclose(found, every.min(axis=1), rtol=1e-12)

@@ -279,15 +279,28 @@ def _nearest_squared_degrees(
     """Each point's squared equirectangular distance (in degrees, longitudes scaled at the
     anchors' mean latitude) to its nearest anchor: only the order matters. One pass per
     anchor (there are few) over the points; longitudes wrap only when the points and
-    anchors span more than half the globe."""
+    anchors span more than half the globe. An anchor no nearer to the points' bounding box
+    than the farthest point is from its nearest anchor so far cannot change any distance
+    and is skipped (a user's places in other cities, for a request here)."""
     scale = math.cos(math.radians(float(anchor_lat.mean())))
-    wraps = (
-        max(float(lng.max()), float(anchor_lng.max()))
-        - min(float(lng.min()), float(anchor_lng.min()))
-        > 180.0
-    )
+    lng_lo, lng_hi = float(lng.min()), float(lng.max())
+    lat_lo, lat_hi = float(lat.min()), float(lat.max())
+    wraps = max(lng_hi, float(anchor_lng.max())) - min(lng_lo, float(anchor_lng.min())) > 180.0
+    # The gaps below measure longitude round the circle, which holds for points spanning
+    # less than half of it.
+    skippable = lng_hi - lng_lo < 180.0
     nearest = np.full(lat.shape[0], np.inf)
+    farthest = math.inf
     for a_lat, a_lng in zip(anchor_lat.tolist(), anchor_lng.tolist(), strict=True):
+        if skippable:
+            north_gap = max(lat_lo - a_lat, 0.0, a_lat - lat_hi)
+            east_gap = (
+                0.0
+                if lng_lo <= a_lng <= lng_hi
+                else min((lng_lo - a_lng) % 360.0, (a_lng - lng_hi) % 360.0) * scale
+            )
+            if north_gap * north_gap + east_gap * east_gap >= farthest:
+                continue
         east = lng - a_lng
         if wraps:
             east = (east + 180.0) % 360.0 - 180.0
@@ -297,6 +310,7 @@ def _nearest_squared_degrees(
         north *= north
         north += east
         np.minimum(nearest, north, out=nearest)
+        farthest = float(nearest.max())
     return nearest
 
 
