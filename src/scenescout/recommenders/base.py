@@ -12,7 +12,7 @@ public :meth:`Recommender.fit` validates and records fitted state, subclasses im
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -35,6 +35,12 @@ class RecommenderConfig(BaseModel):
     """Base of every recommender's typed config."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def attributes_holding(user_id: str, holders: Mapping[str, Container[str]]) -> list[str]:
+    """The names, in order, of the ``holders`` (attribute name -> user ids it keys) that hold
+    ``user_id``: the usual body of :meth:`Recommender.holds_user`."""
+    return [name for name, holder in holders.items() if user_id in holder]
 
 
 @dataclass

@@ -53,6 +53,7 @@ from scenescout.recommenders.base import (
     ScoreArray,
     ScoringContext,
     TrainingData,
+    attributes_holding,
 )
 
 _SIMILARITY_CHUNK_CELLS = 4_000_000
@@ -304,14 +305,9 @@ class CollaborativeRecommender(Recommender):
         """``matrix_`` for a trained user (their row, engagement and neighbourhood links),
         ``recent_`` for post-fit history."""
         self._require_fitted()
-        return [
-            name
-            for name, holds in (
-                ("matrix_", user_id in self.matrix_.user_rows),
-                ("recent_", user_id in self.recent_),
-            )
-            if holds
-        ]
+        return attributes_holding(
+            user_id, {"matrix_": self.matrix_.user_rows, "recent_": self.recent_}
+        )
 
     def forget_user(self, user_id: str) -> list[str]:
         """Empty the user's rows of the matrix and of ``engagement_`` (which neighbours

@@ -45,6 +45,7 @@ from scenescout.recommenders.base import (
     ScoreArray,
     ScoringContext,
     TrainingData,
+    attributes_holding,
 )
 from scenescout.recommenders.collaborative import erase_user_row
 
@@ -257,15 +258,14 @@ class FactorizationRecommender(Recommender):
         """``matrix_`` (the fitted row), ``user_factors_`` (the vector, fitted or learned
         since) and ``recent_`` (post-fit history), those that hold the user."""
         self._require_fitted()
-        return [
-            name
-            for name, holds in (
-                ("matrix_", user_id in self.matrix_.user_rows),
-                ("user_factors_", user_id in self.user_rows_),
-                ("recent_", user_id in self.recent_),
-            )
-            if holds
-        ]
+        return attributes_holding(
+            user_id,
+            {
+                "matrix_": self.matrix_.user_rows,
+                "user_factors_": self.user_rows_,
+                "recent_": self.recent_,
+            },
+        )
 
     def forget_user(self, user_id: str) -> list[str]:
         """Empty the user's fitted row, zero their vector (and the ``implicit`` model's

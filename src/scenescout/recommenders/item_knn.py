@@ -44,6 +44,7 @@ from scenescout.recommenders.base import (
     ScoreArray,
     ScoringContext,
     TrainingData,
+    attributes_holding,
 )
 from scenescout.recommenders.collaborative import erase_user_row
 
@@ -140,14 +141,9 @@ class ItemKnnRecommender(Recommender):
     def holds_user(self, user_id: str) -> list[str]:
         """``matrix_`` for a fitted user, ``recent_`` for post-fit history."""
         self._require_fitted()
-        return [
-            name
-            for name, holds in (
-                ("matrix_", user_id in self.matrix_.user_rows),
-                ("recent_", user_id in self.recent_),
-            )
-            if holds
-        ]
+        return attributes_holding(
+            user_id, {"matrix_": self.matrix_.user_rows, "recent_": self.recent_}
+        )
 
     def forget_user(self, user_id: str) -> list[str]:
         """Empty the user's fitted row and drop their post-fit history (the similarities
