@@ -9,6 +9,9 @@ how many of them are scored.
     .venv/bin/python benchmarks/engine_latency.py
     .venv/bin/python benchmarks/engine_latency.py --max-scored 0  # score every candidate
     .venv/bin/python benchmarks/engine_latency.py --profile 300   # cProfile of 300 requests
+
+It also times one full garbage collection with the engine loaded (the stall a serving
+process avoids by freezing the engine's objects, see ``api.context.EngineSlot``).
 """
 
 from __future__ import annotations
@@ -87,7 +90,14 @@ def main() -> None:
     started = time.perf_counter()
     engine.hybrid.prepare_events(catalog.frame)
     print(f"prepared {len(catalog):,} catalog events in {time.perf_counter() - started:.1f} s")
+    gc.collect()  # the garbage of training first, then one full collection as a server has it
+    started = time.perf_counter()
     gc.collect()
+    print(
+        f"a full garbage collection with the engine loaded: "
+        f"{(time.perf_counter() - started) * 1e3:.0f} ms ({len(gc.get_objects()):,} objects; "
+        "a server freezes them out of collections, as this run does next)"
+    )
     gc.freeze()
 
     rng = np.random.default_rng(args.seed)

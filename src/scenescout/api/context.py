@@ -105,10 +105,10 @@ class EngineSlot:
             )
             return
         self._config_digest = config_digest(engine)
-        # The engine is about a million long-lived objects: every full collection of the
-        # cyclic garbage collector would walk them all (a quarter of a second at 50k users,
-        # a stall that every request in flight waits out). Frozen, the collector leaves
-        # them alone; what is made later is collected as usual.
+        # The engine is hundreds of thousands of long-lived objects: every full collection
+        # of the cyclic garbage collector would walk them all (172 ms at 50k users, see
+        # benchmarks/engine_latency.py), a stall every request in flight waits out. Frozen,
+        # the collector leaves them alone; what is made later is collected as usual.
         gc.collect()
         gc.freeze()
         self._engine = engine
