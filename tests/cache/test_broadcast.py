@@ -77,6 +77,7 @@ def test_a_user_invalidation_reaches_another_instance(
     cache, heard = listener
     other = make_l2_cache()
     other.set("u1", make_request("u1"), DIGEST, value_for("u1", "e1"), ["e1"])
+    other.flush()
     level = cached_in_l1(cache, "u1")
     assert (level(), level()) == ("l2", "l1")
     other.invalidate_user("u1")
@@ -91,6 +92,7 @@ def test_a_batch_of_user_invalidations_reaches_another_instance(
     other = make_l2_cache()
     for user in ("u1", "u2"):
         other.set(user, make_request(user), DIGEST, value_for(user, "e1"), ["e1"])
+    other.flush()
     levels = {user: cached_in_l1(cache, user) for user in ("u1", "u2")}
     assert [(level(), level()) for level in levels.values()] == [("l2", "l1")] * 2
     assert other.invalidate_users(["u1", "u2"]) == 2
@@ -105,6 +107,7 @@ def test_an_event_invalidation_and_a_clear_reach_another_instance(
     other = make_l2_cache()
     cache.set("u1", make_request("u1"), DIGEST, value_for("u1", "e1"), ["e1"])
     cache.set("u2", make_request("u2"), DIGEST, value_for("u2", "e2"), ["e2"])
+    cache.flush()
     other.invalidate_event("e1")
     heard.wait_for("event", "e1")
     assert cached_in_l1(cache, "u1")() is None

@@ -63,6 +63,7 @@ class CacheContract(BackendContract):
     ) -> RecommendationRequest:
         request = make_request(user_id, **fields)
         cache.set(user_id, request, DIGEST, value_for(user_id, *event_ids), event_ids)
+        cache.flush()  # L2 writes are queued: let this one land
         return request
 
     def level(self, cache: CacheBackend, user_id: str, request: RecommendationRequest) -> Any:

@@ -36,6 +36,7 @@ def cache(own_redis: RedisServer, clock: FakeClock) -> Iterator[RecommendationCa
 def put(cache: RecommendationCache, user_id: str, *event_ids: str) -> str:
     request = make_request(user_id)
     cache.set(user_id, request, DIGEST, value_for(user_id, *event_ids), event_ids)
+    cache.flush()  # L2 writes are queued: let this one land
     return entry_key(user_id, request, DIGEST)
 
 

@@ -25,6 +25,7 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
 def put(cache: RecommendationCache, user_id: str, *event_ids: str) -> str:
     request = make_request(user_id)
     cache.set(user_id, request, DIGEST, value_for(user_id, *event_ids), event_ids)
+    cache.flush()  # L2 writes are queued: let this one land
     return entry_key(user_id, request, DIGEST)
 
 
@@ -135,3 +136,14 @@ def test_a_new_digest_misses_l2_too(make_l2_cache: CacheFactory) -> None:
     assert reader.get("u1", make_request("u1"), "bundle-8:cfg-1a2b") is None
     assert reader.stats()["misses"] == {"l1": 1, "l2": 1}
     assert reader.get("u1", make_request("u1"), DIGEST) is not None
+
+
+def test_fills_reach_a_redis_that_forgot_the_write_script(
+    make_l2_cache: CacheFactory, raw: redis.Redis
+) -> None:
+    cache = make_l2_cache()
+    first = put(cache, "u1", "e1")
+    raw.script_flush()  # as after a Redis restart: the next batch answers NOSCRIPT
+    second = put(cache, "u2", "e2")
+    assert raw.exists(first, second) == 2
+    assert cache.stats()["errors"]["set"] == 0

@@ -1,10 +1,17 @@
 """RecommendationCache: L1 in process, L2 in Redis, invalidation broadcast to every worker.
 
 Read: L1, then L2 (an L2 hit is copied into L1 with L2's remaining TTL), else a miss.
-Write: L1 and L2. Invalidate (a user's interaction, an event's change): L1 through its user and
+Write: L1 at once, L2 from a background thread in pipelined batches
+(:mod:`scenescout.cache.write_behind`), so a cache fill costs the caller no Redis round trip;
+:meth:`RecommendationCache.flush` waits for the queued fills. Invalidate (a user's
+interaction, an event's change): first let the queued fills land, then L1 through its user and
 event indexes, L2 by the configured strategy (:mod:`scenescout.cache.redis_store`), then a
 message on the invalidation channel (``ss:invalidate`` by default) so every other instance
 drops its L1 entries too. Each instance runs a subscriber thread and ignores its own messages.
+
+A fill computed before another instance's invalidation may still land after it (before, the
+window was the computation; now it also spans the queue). Keys that carry change counters in
+their digest, as the HTTP service's do, make such a late fill unreachable.
 
 Redis outages
 -------------
@@ -45,6 +52,7 @@ from scenescout.cache.local import LocalEntry, LocalStore
 from scenescout.cache.metrics import CacheMetrics
 from scenescout.cache.redis_store import RedisStore
 from scenescout.cache.subscriber import InvalidationSubscriber
+from scenescout.cache.write_behind import PendingPut, WriteBehind
 from scenescout.config import CacheConfig
 from scenescout.domain.recommendation import CacheInfo, RecommendationRequest
 
@@ -63,6 +71,8 @@ SOCKET_TIMEOUT_SECONDS: Final = 0.1
 RETRY_INITIAL_SECONDS: Final = 0.5
 RETRY_MAX_SECONDS: Final = 30.0
 MAX_PENDING_INVALIDATIONS: Final = 10_000
+CLOSE_TIMEOUT_SECONDS: Final = 5.0
+"""How long :meth:`RecommendationCache.close` waits for queued L2 writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,8 @@ class CacheBackend(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def wait_for_subscription(self, timeout: float | None = None) -> bool: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -234,6 +246,7 @@ class RecommendationCache(_ClosedOnExit):
         self._closed = False
         self._store: RedisStore | None = None
         self._subscriber: InvalidationSubscriber | None = None
+        self._writer: WriteBehind | None = None
         if redis_url is not None:
             client = redis.Redis.from_url(
                 redis_url,
@@ -252,6 +265,9 @@ class RecommendationCache(_ClosedOnExit):
                 on_lost=self._on_subscription_lost,
             )
             self._subscriber.start()
+            self._writer = WriteBehind(
+                self._write_fills, on_error=self._fill_failed, on_drop=self._fill_dropped
+            )
 
     def get(self, user_id: str, request: RecommendationRequest, digest: str) -> CachedResult | None:
         """The cached value of ``request`` under ``digest``, from L1 or else L2.
@@ -287,6 +303,9 @@ class RecommendationCache(_ClosedOnExit):
     ) -> None:
         """Cache ``value`` for ``request`` under ``digest``, in L1 and L2, for the config TTL.
 
+        L1 holds it on return; the L2 write is queued for the writer thread (see
+        :meth:`flush`).
+
         Parameters
         ----------
         user_id, request, digest
@@ -309,12 +328,8 @@ class RecommendationCache(_ClosedOnExit):
         events = tuple(dict.fromkeys(event_ids))
         expires_at = self._clock() + self.config.ttl_seconds
         self._local.put(key, LocalEntry(payload, user_id, events, expires_at))
-        store = self._l2_store()
-        if store is not None:
-            try:
-                store.put(key, user_id, payload, events)
-            except redis.RedisError as error:
-                self._l2_failed("set", error)
+        if self._writer is not None and self._l2_store() is not None:
+            self._writer.submit(PendingPut(key, user_id, payload, events))
         self._metrics.sets.inc()
         self._metrics.set_seconds.observe(time.perf_counter() - started)
 
@@ -345,6 +360,7 @@ class RecommendationCache(_ClosedOnExit):
             As for :meth:`invalidate_user`.
         """
         users = list(dict.fromkeys(user_ids))
+        self._flush_fills()
         removed: builtins.set[str] = builtins.set()
         for user_id in users:
             removed |= self._drop_local("user", user_id)
@@ -374,6 +390,7 @@ class RecommendationCache(_ClosedOnExit):
 
     def clear(self) -> None:
         """Drop every entry, in L1, in L2 and in every other instance's L1."""
+        self._flush_fills()
         self._local.clear()
         store = self._l2_store(missed=_CLEAR)
         if store is not None:
@@ -412,6 +429,7 @@ class RecommendationCache(_ClosedOnExit):
                 continue
             self.set(user_id, request, digest, value, event_ids)
             warmed += 1
+        self.flush()
         return warmed
 
     def stats(self) -> dict[str, Any]:
@@ -455,10 +473,24 @@ class RecommendationCache(_ClosedOnExit):
             return True
         return self._subscriber.wait_until_subscribed(timeout)
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every L2 write queued by :meth:`set` so far is done (written, or
+        failed and counted under ``errors["set"]``).
+
+        Returns
+        -------
+        bool
+            ``False`` if ``timeout`` seconds passed first; ``True`` at once without L2.
+        """
+        return self._writer is None or self._writer.flush(timeout)
+
     def close(self) -> None:
-        """Stop the subscriber and close Redis connections; the cache serves L1 only after."""
+        """Write the queued L2 entries, stop the subscriber and close Redis connections; the
+        cache serves L1 only after."""
         if self._closed:
             return
+        if self._writer is not None:
+            self._writer.close(timeout=CLOSE_TIMEOUT_SECONDS)
         self._closed = True
         if self._subscriber is not None:
             self._subscriber.stop()
@@ -491,6 +523,7 @@ class RecommendationCache(_ClosedOnExit):
         return CachedResult(orjson.loads(remote.payload), _whole_seconds(remaining), "l2")
 
     def _invalidate(self, kind: EntityKind, target: str) -> int:
+        self._flush_fills()
         removed = self._drop_local(kind, target)
         store = self._l2_store(missed=(kind, target))
         if store is not None:
@@ -517,6 +550,25 @@ class RecommendationCache(_ClosedOnExit):
     def _clear_shared(self, store: RedisStore) -> None:
         store.clear()
         self._publish(store, "clear", None)
+
+    def _flush_fills(self) -> None:
+        """Let the queued L2 writes land before an invalidation, which must remove them."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def _write_fills(self, entries: Sequence[PendingPut]) -> None:
+        if self._store is not None:
+            self._store.put_many(entries)
+
+    def _fill_failed(self, error: Exception, count: int) -> None:
+        if not isinstance(error, redis.RedisError):
+            logger.error("Writing %d entries to the Redis L2 failed", count, exc_info=error)
+            self._metrics.errors.labels("set").inc()
+            return
+        self._l2_failed("set", error)
+
+    def _fill_dropped(self, count: int) -> None:
+        self._metrics.errors.labels("set").inc(count)
 
     def _publish(self, store: RedisStore, kind: InvalidationKind, target: str | None) -> None:
         store.publish(self._message(kind, target))
@@ -699,6 +751,10 @@ class NullCache(_ClosedOnExit):
 
     def wait_for_subscription(self, timeout: float | None = None) -> bool:
         """Nothing to wait for: ``True``."""
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Nothing queued: ``True``."""
         return True
 
     def close(self) -> None:

@@ -40,6 +40,7 @@ from scenescout.cache.keys import (
     user_entries_pattern,
     user_tag_key,
 )
+from scenescout.cache.write_behind import PendingPut
 
 InvalidationStrategy = Literal["pattern", "tag", "hybrid"]
 
@@ -118,15 +119,41 @@ class RedisStore:
     def put(self, key: str, user_id: str, payload: bytes, event_ids: Sequence[str]) -> None:
         """Write an entry (and its tags, unless the strategy is ``pattern``) atomically, in
         one script call: one command to send however many events the entry lists."""
-        tags = (
-            []
-            if self.strategy == "pattern"
-            else [user_tag_key(user_id), *map(event_tag_key, event_ids)]
-        )
         self._put(
-            keys=[key, *tags],
+            keys=[key, *self._tags(user_id, event_ids)],
             args=[payload, orjson.dumps(list(event_ids)), self.ttl_seconds],
         )
+
+    def put_many(self, entries: Sequence[PendingPut]) -> None:
+        """Write several entries as :meth:`put` does, in one pipeline (each entry stays
+        atomic: one script call)."""
+        # EVALSHA straight into the pipeline: a pipeline that runs a registered script asks
+        # Redis first whether it knows it (a round trip per batch); only a server that lost
+        # it (restarted, flushed) answers NOSCRIPT, and then the batch is sent again.
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for entry in entries:
+                keys = [entry.key, *self._tags(entry.user_id, entry.event_ids)]
+                pipe.evalsha(
+                    self._put.sha,
+                    len(keys),
+                    *keys,
+                    entry.payload,
+                    orjson.dumps(list(entry.event_ids)),
+                    self.ttl_seconds,
+                )
+            try:
+                pipe.execute()
+                return
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self.client.script_load(_PUT)
+
+    def _tags(self, user_id: str, event_ids: Sequence[str]) -> list[str]:
+        if self.strategy == "pattern":
+            return []
+        return [user_tag_key(user_id), *map(event_tag_key, event_ids)]
 
     def invalidate_user(self, user_id: str) -> set[str]:
         """Delete every entry of ``user_id``; the keys deleted."""
