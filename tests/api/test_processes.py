@@ -17,11 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from tests.api.api_world import SERVICE_KEY, Headers, active_user, make_settings, new_event
 from tests.cache.redis_server import free_port
 
 from scenescout.api import create_app
+from scenescout.cache.keys import user_entries_pattern
 from scenescout.datasets import World
 from scenescout.engine import PersonalizationEngine
 from scenescout.storage import Store
@@ -106,7 +108,12 @@ def _listening_sockets(port: int) -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/net")
 def test_each_worker_listens_on_a_socket_of_its_own(other_process: httpx.Client) -> None:
     # uvicorn's own --workers share one socket, which the least busy worker drains.
-    assert _listening_sockets(other_process.base_url.port or 0) == 2
+    # /ready answered from one worker: the other may still be binding its socket.
+    port = other_process.base_url.port or 0
+    give_up = time.monotonic() + START_TIMEOUT_SECONDS
+    while (listening := _listening_sockets(port)) < 2 and time.monotonic() < give_up:
+        time.sleep(0.05)  # polling for start-up, not timing anything
+    assert listening == 2
 
 
 def _recommend(client: httpx.Client | TestClient, user: str) -> dict[str, Any]:
@@ -178,8 +185,17 @@ def test_an_erasure_by_one_process_leaves_nothing_in_the_other(
     assert status == {**status, "erased": True, "model_state": []}
 
 
+def _wait_until_redis_holds_a_list_of(redis_url: str, user_id: str) -> None:
+    """Poll Redis until a cached list of ``user_id`` landed (or give up)."""
+    with redis.Redis.from_url(redis_url) as client:
+        give_up = time.monotonic() + START_TIMEOUT_SECONDS
+        while next(client.scan_iter(match=user_entries_pattern(user_id)), None) is None:
+            assert time.monotonic() < give_up, f"no list of {user_id!r} reached Redis"
+            time.sleep(0.01)  # polling for the fill, not timing anything
+
+
 def test_a_list_cached_by_one_process_is_served_from_redis_by_the_other(
-    other_process: httpx.Client, this_process: TestClient, world: World
+    other_process: httpx.Client, this_process: TestClient, world: World, redis_url: str
 ) -> None:
     user = active_user(world)
     # An event added through this process (far from everyone): both processes must still
@@ -188,6 +204,7 @@ def test_a_list_cached_by_one_process_is_served_from_redis_by_the_other(
     assert added.status_code == 201, added.text
     first = _recommend(other_process, user)
     assert first["cache_info"]["hit"] is False
+    _wait_until_redis_holds_a_list_of(redis_url, user)  # fills are written behind
     shared = _recommend(this_process, user)
     assert shared["cache_info"]["hit"] is True
     assert _ids(shared) == _ids(first)

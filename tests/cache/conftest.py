@@ -80,6 +80,7 @@ def make_l2_cache(
         *,
         clock_: Callable[[], float] = clock,
         registry: CollectorRegistry | None = None,
+        l2_event_invalidation: bool = True,
         **config: Any,
     ) -> RecommendationCache:
         cache = RecommendationCache(
@@ -88,6 +89,7 @@ def make_l2_cache(
             registry=registry,
             clock=clock_,
             channel=channel,
+            l2_event_invalidation=l2_event_invalidation,
         )
         open_caches.append(cache)
         assert cache.wait_for_subscription(timeout=5.0)

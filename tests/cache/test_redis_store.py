@@ -147,3 +147,24 @@ def test_fills_reach_a_redis_that_forgot_the_write_script(
     second = put(cache, "u2", "e2")
     assert raw.exists(first, second) == 2
     assert cache.stats()["errors"]["set"] == 0
+
+
+def test_without_l2_event_invalidation_fills_are_tagged_by_user_only(
+    make_l2_cache: CacheFactory, raw: redis.Redis
+) -> None:
+    """For keys whose digest moves with every event change: no per-event tag sets, and an
+    event change leaves L2 alone but still drops L1 copies."""
+    cache = make_l2_cache(l2_event_invalidation=False, invalidation_strategy="hybrid")
+    key = put(cache, "u1", "e1", "e2")
+    assert raw.exists(event_tag_key("e1"), event_tag_key("e2")) == 0
+    assert raw.smembers(user_tag_key("u1")) == {key.encode()}
+    assert cache.invalidate_event("e1") == 1  # the L1 copy
+    assert raw.exists(key) == 1
+    assert level_of(cache, "u1") == "l2"
+    assert cache.invalidate_user("u1") == 1
+    assert raw.exists(key) == 0
+
+
+def level_of(cache: RecommendationCache, user_id: str) -> str | None:
+    hit = cache.get(user_id, make_request(user_id), DIGEST)
+    return None if hit is None else hit.level

@@ -76,8 +76,14 @@ def create_app(
     metrics = Metrics()
     owned_cache = None
     if cache is None:
+        # With Redis, every event change moves the catalog counter in every cache digest
+        # (VersionBoard), which makes each older entry unreachable: finding an event's
+        # entries in L2 would cost every fill 2 commands per listed event for nothing.
         cache = owned_cache = open_cache(
-            config.personalization.cache, config.redis_url, registry=metrics.registry
+            config.personalization.cache,
+            config.redis_url,
+            registry=metrics.registry,
+            l2_event_invalidation=False,
         )
     jwt_secret = config.jwt_secret.get_secret_value() if config.jwt_secret else None
     pseudonym_secret = (

@@ -218,6 +218,13 @@ class RecommendationCache(_ClosedOnExit):
     on_remote_invalidation
         Called on the subscriber thread after an invalidation from another instance was
         applied to L1 (observability, tests); exceptions are logged and swallowed.
+    l2_event_invalidation
+        Whether :meth:`invalidate_event` also deletes the event's entries from L2, which
+        costs every fill two Redis commands per listed event (its tag sets) or, with the
+        ``pattern`` strategy, a keyspace pass per event change. Turn it off only when every
+        event change also changes the digest that keys the entries, so older entries are
+        unreachable anyway (the HTTP service's digests carry the catalog's change counter).
+        L1 entries and other instances' L1 are invalidated either way.
     """
 
     def __init__(
@@ -230,6 +237,7 @@ class RecommendationCache(_ClosedOnExit):
         socket_timeout_seconds: float = SOCKET_TIMEOUT_SECONDS,
         channel: str = INVALIDATION_CHANNEL,
         on_remote_invalidation: Callable[[Invalidation], None] | None = None,
+        l2_event_invalidation: bool = True,
     ) -> None:
         self.config = config if config is not None else CacheConfig()
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -255,7 +263,11 @@ class RecommendationCache(_ClosedOnExit):
                 retry=Retry(NoBackoff(), 0),
             )
             self._store = RedisStore(
-                client, self.config.invalidation_strategy, self.config.ttl_seconds, channel
+                client,
+                self.config.invalidation_strategy,
+                self.config.ttl_seconds,
+                channel,
+                event_tags=l2_event_invalidation,
             )
             self._subscriber = InvalidationSubscriber(
                 client,
@@ -766,9 +778,16 @@ def open_cache(
     redis_url: str | None = None,
     *,
     registry: CollectorRegistry | None = None,
+    l2_event_invalidation: bool = True,
 ) -> RecommendationCache | NullCache:
     """The cache ``config`` asks for: a :class:`NullCache` when disabled, else a
-    :class:`RecommendationCache` with L2 on ``redis_url`` (``Settings.redis_url``) if given."""
+    :class:`RecommendationCache` with L2 on ``redis_url`` (``Settings.redis_url``) if given
+    (``l2_event_invalidation`` as there)."""
     if not config.enabled:
         return NullCache()
-    return RecommendationCache(config, redis_url=redis_url, registry=registry)
+    return RecommendationCache(
+        config,
+        redis_url=redis_url,
+        registry=registry,
+        l2_event_invalidation=l2_event_invalidation,
+    )

@@ -80,6 +80,11 @@ class RedisStore:
         The pub/sub channel :meth:`publish` broadcasts on.
     scan_count
         ``COUNT`` hint of each ``SCAN`` call of the pattern path.
+    event_tags
+        Whether entries are tagged by event (``tag`` and ``hybrid``), so that
+        :meth:`invalidate_event` finds them. Without, an entry is tagged by its user only and
+        :meth:`invalidate_event` deletes nothing: for callers whose keys already change with
+        every event change (see ``RecommendationCache``'s ``l2_event_invalidation``).
     """
 
     def __init__(
@@ -89,9 +94,12 @@ class RedisStore:
         ttl_seconds: int,
         channel: str,
         scan_count: int = DEFAULT_SCAN_COUNT,
+        *,
+        event_tags: bool = True,
     ) -> None:
         self.client = client
         self.strategy = strategy
+        self.event_tags = event_tags
         self.ttl_seconds = ttl_seconds
         self.channel = channel
         self.scan_count = scan_count
@@ -153,6 +161,8 @@ class RedisStore:
     def _tags(self, user_id: str, event_ids: Sequence[str]) -> list[str]:
         if self.strategy == "pattern":
             return []
+        if not self.event_tags:
+            return [user_tag_key(user_id)]
         return [user_tag_key(user_id), *map(event_tag_key, event_ids)]
 
     def invalidate_user(self, user_id: str) -> set[str]:
@@ -182,7 +192,10 @@ class RedisStore:
         return self._delete(members)
 
     def invalidate_event(self, event_id: str) -> set[str]:
-        """Delete every entry listing ``event_id``; the keys deleted."""
+        """Delete every entry listing ``event_id``; the keys deleted (none without
+        ``event_tags``)."""
+        if not self.event_tags:
+            return set()
         if self.strategy == "pattern":
             return self._delete_listing(event_id)
         deleted, _ = self._delete_tagged(event_tag_key(event_id))
