@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from tests.api.api_world import Headers, make_settings
 
 from scenescout.api import create_app
-from scenescout.api.context import EngineSlot
+from scenescout.api.context import SERVING_GC_THRESHOLDS, EngineSlot
 from scenescout.api.services import ProfileService
 from scenescout.config import PersonalizationConfig
 from scenescout.datasets import World
@@ -178,11 +178,15 @@ def test_a_loaded_engine_is_left_out_of_full_garbage_collections(
 ) -> None:
     slot = EngineSlot()
     frozen_before = gc.get_freeze_count()
+    thresholds_before = gc.get_threshold()
     try:
         slot.load(lambda: engine)
         assert slot.get() is engine
         # The engine's objects moved to the collector's permanent generation.
         assert gc.get_freeze_count() > frozen_before
         assert all(tracked is not engine for tracked in gc.get_objects(generation=2))
+        # Young collections run less often than by default.
+        assert gc.get_threshold() == SERVING_GC_THRESHOLDS
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds_before)

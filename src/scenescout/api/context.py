@@ -28,6 +28,12 @@ from scenescout.storage import Store
 
 logger = logging.getLogger(__name__)
 
+SERVING_GC_THRESHOLDS = (20_000, 20, 20)
+"""``gc.set_threshold`` of a process serving a loaded engine. A request allocates thousands of
+container objects that live until it answers; with Python's default (700, 10, 10) young
+collections run several times per request and walk objects still in use. Rarer collections
+cost less in all (``benchmarks/app_in_process.py --gc-threshold``, figures in the README)."""
+
 
 class EngineSlot:
     """The engine, given at start or loaded in the background; 503 until it is there,
@@ -111,6 +117,7 @@ class EngineSlot:
         # the collector leaves them alone; what is made later is collected as usual.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*SERVING_GC_THRESHOLDS)
         self._engine = engine
 
 
