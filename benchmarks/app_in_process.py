@@ -13,6 +13,8 @@ drifts within minutes.
     # the same with Python's default garbage-collector thresholds instead of the server's:
     .venv/bin/python benchmarks/app_in_process.py --database-url $DB \\
         --models-dir data/bench-models --redis-url redis://127.0.0.1:6379/0 --gc-threshold 700
+    # where the time goes: cProfile of 1,000 misses
+    .venv/bin/python benchmarks/app_in_process.py --database-url $DB --profile 1000
 
 The database needs a world and ``--models-dir`` a bundle (see ``http_load.py``'s docstring).
 """
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import os
+import pstats
 import secrets
 import sys
 import time
@@ -172,6 +176,14 @@ async def run(args: argparse.Namespace) -> None:
         )
     ]
     await measure(caller, bodies[: args.warmup])
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await measure(caller, bodies[args.warmup : args.warmup + args.profile])
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(50)
+        await lifespan.put({"type": "lifespan.shutdown"})
+        return
     misses = await measure(caller, bodies[args.warmup :])
     hits = await measure(caller, [bodies[-1]] * args.requests)
     for name, figures in (("miss", misses), ("hit", hits)):
@@ -200,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="young-generation threshold instead of the server's "
         f"{SERVING_GC_THRESHOLDS[0]:,} (700 is Python's default)",
     )
+    parser.add_argument("--profile", type=int, default=0, help="cProfile this many misses")
+    parser.add_argument("--sort", default="cumulative", help="profile order (e.g. tottime)")
     args = parser.parse_args(argv)
     try:
         asyncio.run(run(args))

@@ -3,6 +3,7 @@ worker."""
 
 from __future__ import annotations
 
+import asyncio
 import select
 import socket
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from scenescout.api.serving import (
     BALANCED,
     NO_DELAY_PROTOCOL,
+    CoalescingTransport,
     NoDelayHttpProtocol,
     claim_port,
     reuse_port_socket,
@@ -101,3 +103,59 @@ def test_a_port_where_workers_of_another_server_listen_is_not_claimed() -> None:
     # Free again: claimed (bound, not listening), and the workers can join it.
     with claim_port("127.0.0.1", port), reuse_port_socket("127.0.0.1", port) as worker:
         worker.listen()
+
+
+class _RecordingTransport:
+    """The transport calls CoalescingTransport makes, recorded in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", data))
+
+    def close(self) -> None:
+        self.calls.append(("close", b""))
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return "peer" if name == "peername" else default
+
+
+def test_writes_of_one_loop_step_leave_as_one_write() -> None:
+    async def scenario() -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]], int]:
+        inner = _RecordingTransport()
+        outer = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        outer.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        outer.write(memoryview(b"body"))
+        before = list(inner.calls)
+        buffered = outer.get_write_buffer_size()
+        await asyncio.sleep(0)  # the loop runs the flush callback
+        return before, inner.calls, buffered
+
+    before, after, buffered = asyncio.run(scenario())
+    assert before == []
+    assert buffered == len(b"HTTP/1.1 200 OK\r\n\r\nbody")
+    assert after == [("write", b"HTTP/1.1 200 OK\r\n\r\nbody")]
+
+
+def test_close_sends_what_is_pending_first_and_other_calls_reach_the_transport() -> None:
+    async def scenario() -> tuple[list[tuple[str, bytes]], Any]:
+        inner = _RecordingTransport()
+        outer = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+        outer.writelines([b"a", b"b"])
+        outer.close()
+        outer.write(b"late")  # after close: dropped, as a closed transport drops it
+        await asyncio.sleep(0)
+        return inner.calls, outer.get_extra_info("peername")
+
+    calls, peer = asyncio.run(scenario())
+    assert calls == [("write", b"ab"), ("close", b"")]
+    assert peer == "peer"

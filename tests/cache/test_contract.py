@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 from tests.cache.conftest import DIGEST, CacheFactory, FakeClock, make_request, value_for
@@ -77,6 +78,14 @@ class CacheContract(BackendContract):
         assert hit is not None
         assert (hit.value, hit.level, hit.ttl_seconds) == (value_for("u1", "e1", "e2"), "l1", 600)
         assert hit.cache_info().model_dump() == {"hit": True, "ttl_seconds": 600}
+
+    def test_a_value_given_as_json_bytes_comes_back_decoded(self, make_cache: CacheFactory) -> None:
+        cache = make_cache()
+        request = make_request("u1")
+        cache.set("u1", request, DIGEST, orjson.dumps(value_for("u1", "e1")), ["e1"])
+        cache.flush()
+        hit = cache.get("u1", request, DIGEST)
+        assert hit is not None and hit.value == value_for("u1", "e1")
 
     def test_the_value_is_a_copy(self, make_cache: CacheFactory) -> None:
         cache = make_cache()

@@ -107,7 +107,7 @@ class RecommendationService(_Service):
                 request.user_id,
                 request,
                 digest,
-                result.model_dump(mode="json"),
+                result.model_dump_json().encode(),
                 [item.event_id for item in result.recommendations],
             )
         outcome = "hit" if hit else "miss"

@@ -35,12 +35,61 @@ def set_no_delay(transport: asyncio.BaseTransport) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class CoalescingTransport:
+    """A transport whose writes made in one event-loop step leave in one ``send``.
+
+    uvicorn writes a response's head and body separately. With ``TCP_NODELAY`` each write is
+    a system call and a TCP segment of its own; on loopback the sender's call also runs the
+    receiver's TCP path, so a second write per response costs the server real CPU. Writes are
+    joined here and flushed by a callback the loop runs as soon as the current step ends (the
+    head and body of a response are written in the same step). Closing flushes first; every
+    other attribute is the wrapped transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def _flush(self) -> None:
+        if self._pending and not self._transport.is_closing():
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._transport.write(data)
+        self._pending.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class NoDelayHttpProtocol(_Base):
-    """uvicorn's HTTP/1.1 protocol that sets ``TCP_NODELAY`` when a connection is made."""
+    """uvicorn's HTTP/1.1 protocol that sets ``TCP_NODELAY`` when a connection is made, and
+    writes each response in one ``send`` (:class:`CoalescingTransport`)."""
 
     def connection_made(self, transport: Any) -> None:
         set_no_delay(transport)
-        super().connection_made(transport)
+        super().connection_made(
+            CoalescingTransport(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        )
 
 
 NO_DELAY_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"

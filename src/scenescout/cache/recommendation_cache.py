@@ -119,7 +119,7 @@ class CacheBackend(Protocol):
         user_id: str,
         request: RecommendationRequest,
         digest: str,
-        value: dict[str, Any],
+        value: dict[str, Any] | bytes,
         event_ids: Sequence[str],
     ) -> None: ...
 
@@ -310,7 +310,7 @@ class RecommendationCache(_ClosedOnExit):
         user_id: str,
         request: RecommendationRequest,
         digest: str,
-        value: dict[str, Any],
+        value: dict[str, Any] | bytes,
         event_ids: Sequence[str],
     ) -> None:
         """Cache ``value`` for ``request`` under ``digest``, in L1 and L2, for the config TTL.
@@ -323,7 +323,8 @@ class RecommendationCache(_ClosedOnExit):
         user_id, request, digest
             As for :meth:`get`.
         value
-            JSON-able (serialized with orjson; it comes back as JSON types).
+            JSON-able (serialized with orjson; it comes back as JSON types), or JSON text
+            already serialized, as bytes (stored as is, not checked).
         event_ids
             The events ``value`` lists: a change to any of them invalidates the entry.
 
@@ -336,7 +337,7 @@ class RecommendationCache(_ClosedOnExit):
         if isinstance(event_ids, str):
             raise TypeError("event_ids must be a sequence of event ids, not one string")
         key = entry_key(user_id, request, digest)
-        payload = orjson.dumps(value)
+        payload = value if isinstance(value, bytes) else orjson.dumps(value)
         events = tuple(dict.fromkeys(event_ids))
         expires_at = self._clock() + self.config.ttl_seconds
         self._local.put(key, LocalEntry(payload, user_id, events, expires_at))
@@ -733,7 +734,7 @@ class NullCache(_ClosedOnExit):
         user_id: str,
         request: RecommendationRequest,
         digest: str,
-        value: dict[str, Any],
+        value: dict[str, Any] | bytes,
         event_ids: Sequence[str],
     ) -> None:
         """Store nothing."""
