@@ -9,7 +9,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.api.api_world import Headers, active_user, is_cached, upcoming_event_ids
 
+from scenescout.api.errors import ApiError
+from scenescout.api.group_commit import Pending
 from scenescout.datasets import World
+from scenescout.domain import Interaction
 from scenescout.engine import PersonalizationEngine
 from scenescout.storage import Store
 
@@ -188,3 +191,68 @@ def test_an_interaction_with_a_past_event_is_accepted(
 
     assert response.status_code == 200
     assert response.json()["data"]["created"] == 1
+
+
+def test_requests_written_together_keep_their_own_outcomes(
+    app: FastAPI, world: World, store: Store, engine: PersonalizationEngine
+) -> None:
+    """One batch of the group commit (as concurrent requests form it): one request with an
+    unknown event fails alone, a key repeated across requests is a duplicate of the first,
+    and the others are stored and learned before any of them is answered."""
+    profiles = app.state.services.profiles
+    first_user = active_user(world)
+    second_user = next(u for u in engine.profiles if u != first_user)
+    e0, e1, e2 = upcoming_event_ids(engine)[:3]
+
+    def request(*bodies: dict[str, Any]) -> Pending[list[Interaction], list[tuple[int, bool]]]:
+        return Pending([Interaction.model_validate(body) for body in bodies])
+
+    first = request(_interaction(first_user, e0, idempotency_key="gc-1"))
+    unknown = request(_interaction(first_user, e1), _interaction(first_user, "no-such-event"))
+    second = request(
+        _interaction(second_user, e2, idempotency_key="gc-2"),
+        _interaction(first_user, e0, idempotency_key="gc-1"),
+    )
+    counts_before = {u: engine.profiles[u].interaction_count for u in (first_user, second_user)}
+    stored_before = store.interactions.count()
+
+    profiles._record_batch([first, unknown, second])
+
+    assert first.result is not None and first.result[0][1] is True
+    assert isinstance(unknown.error, ApiError) and unknown.error.status_code == 422
+    assert unknown.error.details == {"missing_events": ["no-such-event"]}
+    assert second.result is not None
+    assert second.result[0][1] is True
+    assert second.result[1] == (first.result[0][0], False)  # the first request's row
+    assert store.interactions.count() == stored_before + 2
+    assert engine.profiles[first_user].interaction_count == counts_before[first_user] + 1
+    assert engine.profiles[second_user].interaction_count == counts_before[second_user] + 1
+
+
+def test_when_a_batch_write_fails_each_request_is_written_alone(
+    app: FastAPI,
+    world: World,
+    store: Store,
+    engine: PersonalizationEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profiles = app.state.services.profiles
+    user_id = active_user(world)
+    good_event, poisoned_event = upcoming_event_ids(engine)[:2]
+    real_add_many = store.interactions.add_many
+
+    def add_many(interactions: list[Interaction]) -> list[tuple[int, bool]]:
+        if any(i.event_id == poisoned_event for i in interactions):
+            raise RuntimeError("the database refused the write")
+        return real_add_many(interactions)
+
+    monkeypatch.setattr(store.interactions, "add_many", add_many)
+    good = Pending([Interaction.model_validate(_interaction(user_id, good_event))])
+    bad = Pending([Interaction.model_validate(_interaction(user_id, poisoned_event))])
+    count_before = engine.profiles[user_id].interaction_count
+
+    profiles._record_batch([good, bad])
+
+    assert good.result is not None and good.result[0][1] is True
+    assert isinstance(bad.error, RuntimeError)
+    assert engine.profiles[user_id].interaction_count == count_before + 1

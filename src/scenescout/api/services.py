@@ -16,6 +16,7 @@ from scenescout.api.auth import Principal
 from scenescout.api.context import ServiceContext
 from scenescout.api.errors import ApiError, not_found
 from scenescout.api.forget import forget_user, remaining_user_state
+from scenescout.api.group_commit import GroupCommit, Pending
 from scenescout.api.reclog import RecommendationLogRow
 from scenescout.api.repository import (
     existing_ids,
@@ -187,6 +188,12 @@ class ProfileService(_Service):
             profile=ProfileView.from_profile(profile),
         )
 
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self._commits: GroupCommit[list[Interaction], list[tuple[int, bool]]] = GroupCommit(
+            self._record_batch
+        )
+
     def record(
         self, principal: Principal, body: Interaction | InteractionBatch
     ) -> InteractionsData:
@@ -197,17 +204,16 @@ class ProfileService(_Service):
         repeated idempotency key (even within the request) is a ``duplicate`` and is not
         learned twice. The users' cached lists are invalidated, and other serving
         processes learn the interactions before they next answer for these users.
+
+        Concurrent requests are written together (:mod:`scenescout.api.group_commit`): one
+        reference check, one transaction and one learning step for the batch, each request
+        still answered with its own outcome (or its own error).
         """
         interactions = body.interactions if isinstance(body, InteractionBatch) else [body]
-        users = list(dict.fromkeys(i.user_id for i in interactions))
-        for user_id in users:
+        for user_id in dict.fromkeys(i.user_id for i in interactions):
             principal.require_user(user_id)
-        context = self.context
-        engine = context.engines.get()
-        self._check_references(engine, interactions)
-        stored = context.store.interactions.add_many(interactions)
-        context.coherence.interactions_stored(users)
-        context.cache.invalidate_users(users)
+        self.context.engines.get()  # 503 before queueing while the engine loads
+        stored = self._commits.submit(list(interactions))
         results = [
             InteractionOutcome(
                 index=index,
@@ -222,17 +228,77 @@ class ProfileService(_Service):
         created = sum(result.status == "created" for result in results)
         return InteractionsData(results=results, created=created, duplicates=len(results) - created)
 
-    def _check_references(
-        self, engine: PersonalizationEngine, interactions: Sequence[Interaction]
+    def _record_batch(
+        self, batch: Sequence[Pending[list[Interaction], list[tuple[int, bool]]]]
     ) -> None:
+        """Check, store, learn and invalidate for several requests at once (see
+        :meth:`record`); a request whose write fails fails alone."""
+        context = self.context
+        engine = context.engines.get()
+        missing = self._missing_references(engine, [i for p in batch for i in p.request])
+        accepted = []
+        for pending in batch:
+            try:
+                self._raise_if_missing(pending.request, *missing)
+            except ApiError as error:
+                pending.fail(error)
+            else:
+                accepted.append(pending)
+        if not accepted:
+            return
+        outcomes: list[list[tuple[int, bool]] | BaseException]
+        try:
+            stored = context.store.interactions.add_many([i for p in accepted for i in p.request])
+        except Exception:
+            if len(accepted) == 1:
+                raise
+            outcomes = [self._store_alone(pending.request) for pending in accepted]
+        else:
+            outcomes, start = [], 0
+            for pending in accepted:
+                outcomes.append(stored[start : start + len(pending.request)])
+                start += len(pending.request)
+        written = [
+            (pending, outcome)
+            for pending, outcome in zip(accepted, outcomes, strict=True)
+            if not isinstance(outcome, BaseException)
+        ]
+        users = list(dict.fromkeys(i.user_id for pending, _ in written for i in pending.request))
+        if users:
+            context.coherence.interactions_stored(users)
+            context.cache.invalidate_users(users)
+        for pending, outcome in zip(accepted, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                pending.fail(outcome)
+            else:
+                pending.resolve(outcome)
+
+    def _store_alone(self, interactions: list[Interaction]) -> list[tuple[int, bool]] | Exception:
+        try:
+            return self.context.store.interactions.add_many(interactions)
+        except Exception as error:
+            return error
+
+    def _missing_references(
+        self, engine: PersonalizationEngine, interactions: Sequence[Interaction]
+    ) -> tuple[set[str], set[str]]:
+        """The users and the events of ``interactions`` that are not stored."""
         user_ids = {i.user_id for i in interactions}
         # Events still in the catalog exist; only the others (e.g. past ones) are looked up.
         event_ids = {
             i.event_id for i in interactions if engine.catalog.index_of(i.event_id) is None
         }
         with self.context.store.db.engine.connect() as connection:
-            missing_users = sorted(user_ids - existing_ids(connection, schema.users, user_ids))
-            missing_events = sorted(event_ids - existing_ids(connection, schema.events, event_ids))
+            missing_users = user_ids - existing_ids(connection, schema.users, user_ids)
+            missing_events = event_ids - existing_ids(connection, schema.events, event_ids)
+        return missing_users, missing_events
+
+    @staticmethod
+    def _raise_if_missing(
+        interactions: Sequence[Interaction], users: set[str], events: set[str]
+    ) -> None:
+        missing_users = sorted({i.user_id for i in interactions} & users)
+        missing_events = sorted({i.event_id for i in interactions} & events)
         if missing_users:
             raise ApiError(
                 404,
