@@ -33,18 +33,28 @@ START_TIMEOUT_SECONDS = 120.0
 SERVICE: Headers = {"Authorization": f"Bearer {SERVICE_KEY}"}
 
 
+READY_IN_A_ROW = 24
+"""Consecutive ``/ready`` answers, each on a new connection, that count as every worker
+ready: connections land on a worker by a hash of their port, so a worker still loading is
+missed 24 times in a row with probability 2**-24."""
+
+
 def _wait_until_ready(process: subprocess.Popen[bytes], url: str) -> None:
-    """Poll ``/ready`` until the worker has trained (or the process died)."""
-    with httpx.Client(base_url=url, timeout=5.0) as client:
-        give_up = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < give_up:
-            if process.poll() is not None:
-                raise RuntimeError(f"scenescout serve exited with {process.returncode}")
-            try:
-                if client.get("/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+    """Poll ``/ready`` until both workers have trained (or the process died)."""
+    give_up = time.monotonic() + START_TIMEOUT_SECONDS
+    in_a_row = 0
+    while time.monotonic() < give_up:
+        if process.poll() is not None:
+            raise RuntimeError(f"scenescout serve exited with {process.returncode}")
+        try:
+            with httpx.Client(base_url=url, timeout=5.0) as client:  # a new connection
+                ready = client.get("/ready").status_code == 200
+        except httpx.TransportError:
+            ready = False
+        in_a_row = in_a_row + 1 if ready else 0
+        if in_a_row == READY_IN_A_ROW:
+            return
+        if not ready:
             time.sleep(0.2)  # polling for start-up, not timing anything
     raise RuntimeError(f"scenescout serve was not ready within {START_TIMEOUT_SECONDS} s")
 
