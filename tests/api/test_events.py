@@ -145,3 +145,12 @@ def test_user_tokens_may_not_change_events(
 
     assert response.status_code == 403
     assert "service API key" in response.json()["error"]["message"]
+
+
+def test_a_price_beyond_the_catalogs_range_is_422(client: TestClient, service: Headers) -> None:
+    body = new_event("evt-a", 0, 0, price_min=1.0, price_max=1e39)
+
+    response = client.post(EVENTS, json=body, headers=service)
+
+    assert response.status_code == 422
+    assert "price_max" in response.text and "1000000000" in response.text

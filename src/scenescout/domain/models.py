@@ -38,6 +38,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_PRICE = 1e9
+"""Highest ticket price accepted (any currency): prices are held as float32 in the catalog,
+where larger values lose whole units and past about 3.4e38 become infinite."""
+
+
 class InteractionType(enum.StrEnum):
     """What a user did with an event. ``dismiss`` and ``hide`` are negative feedback."""
 
@@ -97,8 +102,8 @@ class Event(_Model):
     lng: Longitude
     start_time: AwareDatetime | None = None
     end_time: AwareDatetime | None = None
-    price_min: float = Field(default=0.0, ge=0.0)
-    price_max: float = Field(default=0.0, ge=0.0)
+    price_min: float = Field(default=0.0, ge=0.0, le=MAX_PRICE)
+    price_max: float = Field(default=0.0, ge=0.0, le=MAX_PRICE)
     currency: str = Field(default="USD", min_length=3, max_length=3)
     capacity: int | None = Field(default=None, ge=0)
     status: EventStatus = EventStatus.SCHEDULED
