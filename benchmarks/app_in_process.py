@@ -13,6 +13,8 @@ drifts within minutes.
     # the same with Python's default garbage-collector thresholds instead of the server's:
     .venv/bin/python benchmarks/app_in_process.py --database-url $DB \\
         --models-dir data/bench-models --redis-url redis://127.0.0.1:6379/0 --gc-threshold 700
+    # the same requests with 6 ms of idleness before each, as a half-loaded server has them
+    .venv/bin/python benchmarks/app_in_process.py --database-url $DB --idle-ms 6
     # where the time goes: cProfile of 1,000 misses
     .venv/bin/python benchmarks/app_in_process.py --database-url $DB --profile 1000
 
@@ -128,17 +130,23 @@ async def wait_until_ready(caller: AsgiCaller) -> None:
         await asyncio.sleep(0.5)  # polling for start-up, not timing anything
 
 
-async def measure(caller: AsgiCaller, bodies: Sequence[bytes]) -> dict[str, float]:
+async def measure(
+    caller: AsgiCaller, bodies: Sequence[bytes], idle_s: float = 0.0
+) -> dict[str, float]:
+    """Per-request figures; with ``idle_s`` the process sleeps that long before each request
+    (outside the timed part), as a server between requests does at moderate load."""
     wall_ms = np.empty(len(bodies))
     cpu_started = time.process_time()
     wall_started = time.perf_counter()
     for index, body in enumerate(bodies):
+        if idle_s:
+            time.sleep(idle_s)  # the load pattern, not a timing
         tick = time.perf_counter_ns()
         status, answer = await caller.call("POST", RECOMMENDATIONS_PATH, body)
         wall_ms[index] = (time.perf_counter_ns() - tick) / 1e6
         if status != 200:
             raise SetupError(f"HTTP {status}: {answer[:300]!r}")
-    wall_s = time.perf_counter() - wall_started
+    wall_s = time.perf_counter() - wall_started - idle_s * len(bodies)
     cpu_s = time.process_time() - cpu_started
     return {
         "p50": float(np.percentile(wall_ms, 50)),
@@ -184,8 +192,9 @@ async def run(args: argparse.Namespace) -> None:
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(50)
         await lifespan.put({"type": "lifespan.shutdown"})
         return
-    misses = await measure(caller, bodies[args.warmup :])
-    hits = await measure(caller, [bodies[-1]] * args.requests)
+    idle_s = args.idle_ms / 1e3
+    misses = await measure(caller, bodies[args.warmup :], idle_s)
+    hits = await measure(caller, [bodies[-1]] * args.requests, idle_s)
     for name, figures in (("miss", misses), ("hit", hits)):
         print(
             f"{name}: p50 {figures['p50']:.2f} ms  p99 {figures['p99']:.2f} ms  "
@@ -211,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="young-generation threshold instead of the server's "
         f"{SERVING_GC_THRESHOLDS[0]:,} (700 is Python's default)",
+    )
+    parser.add_argument(
+        "--idle-ms",
+        type=float,
+        default=0.0,
+        help="sleep this long before each measured request (a server's idle gaps)",
     )
     parser.add_argument("--profile", type=int, default=0, help="cProfile this many misses")
     parser.add_argument("--sort", default="cumulative", help="profile order (e.g. tottime)")
