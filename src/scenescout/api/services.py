@@ -159,6 +159,12 @@ def _log_row(request: RecommendationRequest, result: RecommendationResult) -> Re
 class ProfileService(_Service):
     """Explicit preferences, learned profiles and the interaction write path."""
 
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self._commits: GroupCommit[list[Interaction], list[tuple[int, bool]]] = GroupCommit(
+            self._record_batch
+        )
+
     def get(self, principal: Principal, user_id: str) -> ProfileData:
         """A user's stored preferences and the engine's learned profile."""
         principal.require_user(user_id)
@@ -186,12 +192,6 @@ class ProfileService(_Service):
             user_id=update.user_id,
             preferences=update.preferences,
             profile=ProfileView.from_profile(profile),
-        )
-
-    def __init__(self, context: ServiceContext) -> None:
-        super().__init__(context)
-        self._commits: GroupCommit[list[Interaction], list[tuple[int, bool]]] = GroupCommit(
-            self._record_batch
         )
 
     def record(

@@ -124,17 +124,10 @@ class RedisStore:
             ttl_ms=ttl_ms if ttl_ms > 0 else self.ttl_seconds * 1000,
         )
 
-    def put(self, key: str, user_id: str, payload: bytes, event_ids: Sequence[str]) -> None:
-        """Write an entry (and its tags, unless the strategy is ``pattern``) atomically, in
-        one script call: one command to send however many events the entry lists."""
-        self._put(
-            keys=[key, *self._tags(user_id, event_ids)],
-            args=[payload, orjson.dumps(list(event_ids)), self.ttl_seconds],
-        )
-
     def put_many(self, entries: Sequence[PendingPut]) -> None:
-        """Write several entries as :meth:`put` does, in one pipeline (each entry stays
-        atomic: one script call)."""
+        """Write entries (each with its tags, unless the strategy is ``pattern``) in one
+        pipeline; each entry is written atomically, by one script call however many events
+        it lists."""
         # EVALSHA straight into the pipeline: a pipeline that runs a registered script asks
         # Redis first whether it knows it (a round trip per batch); only a server that lost
         # it (restarted, flushed) answers NOSCRIPT, and then the batch is sent again.
