@@ -18,7 +18,9 @@ closed-loop with ``--concurrency`` connections, or open-loop at ``--rate`` reque
 latency counts from each request's scheduled start, so a server that falls behind is not
 hidden. The client is a minimal keep-alive HTTP/1.1 client on asyncio (``_http_client.py``), on
 uvloop when it is installed: the generator shares the server's cores, so its own CPU use per
-request is measured and shown.
+request is measured and shown. ``--watch-pid PID`` (repeatable) also reports the CPU time per
+request of other processes and their children, read from ``/proc`` around each case: the
+``scenescout serve`` process (its workers) and ``redis-server``, say.
 
 Before the cases run, ``GET /health`` is timed on a kept-alive and on new connections: a gap
 of about 40 ms means the server's sockets lack ``TCP_NODELAY`` (plain uvicorn ``--workers N``
@@ -145,6 +147,8 @@ class LoadResult:
     sent: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    watched_cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of each ``--watch-pid`` process tree during the phase, by label."""
 
     @property
     def ok(self) -> int:
@@ -426,6 +430,43 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float] | None:
+    """``(name, parent pid, CPU seconds)`` of a process from ``/proc`` (Linux), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its living descendants (e.g. a server and
+    its worker processes); 0 when ``/proc`` cannot tell."""
+    stats = {
+        int(entry.name): stat
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None
+    }
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (_, ppid, _) in stats.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(stats[member][2] for member in tree if member in stats)
+
+
+def watched_label(pid: int) -> str:
+    stat = _proc_stat(pid)
+    return f"{stat[0] if stat else '?'}[{pid}]"
+
+
 async def drive(
     connections: Sequence[Connection],
     path: str,
@@ -436,6 +477,7 @@ async def drive(
     duration_s: float | None,
     rate: float,
     description: str,
+    watch: Sequence[int] = (),
 ) -> LoadResult:
     """Send ``bodies`` over ``connections`` until ``requests`` are sent or ``duration_s`` ends.
 
@@ -503,8 +545,13 @@ async def drive(
 
         reporter = asyncio.create_task(report())
         cpu_started = _cpu_seconds()
+        watched_started = {pid: process_tree_cpu_s(pid) for pid in watch}
         await asyncio.gather(*(worker(connection) for connection in connections))
         result.cpu_s = _cpu_seconds() - cpu_started
+        result.watched_cpu_s = {
+            watched_label(pid): process_tree_cpu_s(pid) - started
+            for pid, started in watched_started.items()
+        }
         result.wall_s = (time.perf_counter_ns() - started_ns) / 1e9
         reporter.cancel()
     return result
@@ -522,6 +569,7 @@ class Plan:
     duration_s: float | None
     rate: float
     timeout_s: float
+    watch_pids: tuple[int, ...] = ()
 
     def connections(self) -> list[Connection]:
         return [
@@ -549,6 +597,7 @@ async def run_miss(plan: Plan, world: World, radius_km: float, limit: int, seed:
             requests=plan.requests,
             duration_s=plan.duration_s,
             rate=plan.rate,
+            watch=plan.watch_pids,
             description="cache miss",
         )
     finally:
@@ -599,6 +648,7 @@ async def run_hit(
             requests=plan.requests,
             duration_s=plan.duration_s,
             rate=plan.rate,
+            watch=plan.watch_pids,
             description="cache hit",
         )
     finally:
@@ -630,6 +680,7 @@ async def run_ingest(
             requests=requests,
             duration_s=plan.duration_s,
             rate=plan.rate,
+            watch=plan.watch_pids,
             description=f"ingest, batch {batch_size}",
         )
     finally:
@@ -700,6 +751,14 @@ def print_report(reports: Sequence[CaseReport], loop_name: str, plan: Plan) -> N
             console.print(f"[red]{report.name}: {count:,} x {failure}[/] (no response)")
         if 429 in load.statuses:
             console.print(f"[red]{RATE_LIMIT_HINT}[/]")
+        if load.watched_cpu_s and load.sent:
+            console.print(
+                f"{report.name}: CPU per request of watched processes: "
+                + ", ".join(
+                    f"{label} {1e3 * cpu_s / load.sent:.2f} ms"
+                    for label, cpu_s in load.watched_cpu_s.items()
+                )
+            )
         if report.kind == "miss" and report.hits:
             console.print(f"[yellow]miss: {report.hits:,} requests hit the cache[/]")
         if report.rows_before is not None and report.rows_after is not None:
@@ -726,6 +785,7 @@ def report_json(
             "statuses": {str(s): n for s, n in sorted(report.load.statuses.items())},
             "failures": dict(report.load.failures),
             "wall_s": report.load.wall_s,
+            "watched_cpu_s": report.load.watched_cpu_s,
             **{
                 f"{k}_ms" if k in ("p50", "p95", "p99", "mean", "max") else k: v
                 for k, v in figures.items()
@@ -800,6 +860,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ready-timeout", type=float, default=600.0, help="seconds to wait for GET /ready"
     )
+    parser.add_argument(
+        "--watch-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="report the CPU time per request of this process and its children (Linux), "
+        "e.g. the scenescout serve process and redis-server; repeatable",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -817,6 +885,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if not keys:
             parser.error("give --api-key or set SCENESCOUT_API_KEYS")
         args.api_key = keys[0]
+    for pid in args.watch_pid:
+        if _proc_stat(pid) is None:
+            parser.error(f"--watch-pid {pid}: no such process (or no /proc on this system)")
     for name in ("concurrency", "requests", "interactions", "hit_set", "sample", "limit"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -877,6 +948,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration_s=args.duration,
         rate=args.rate,
         timeout_s=args.timeout,
+        watch_pids=tuple(args.watch_pid),
     )
     loop_name = _event_loop()
     try:

@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import subprocess
+import sys
+import time
 
 import orjson
 import pytest
 
 from _http_client import Connection, HttpError, Origin, Response, parse_head
-from http_load import Target, World, interaction_bodies, latency_summary_ms, miss_bodies
+from http_load import (
+    Target,
+    World,
+    interaction_bodies,
+    latency_summary_ms,
+    miss_bodies,
+    process_tree_cpu_s,
+)
 from scenescout.api.schemas import InteractionBatch
 from scenescout.cache.keys import normalized_request
 from scenescout.domain import Interaction
@@ -132,3 +142,32 @@ def test_connection_keeps_alive_and_reconnects() -> None:
             await server.wait_closed()
 
     asyncio.run(scenario())
+
+
+SPIN_THEN_WAIT = (
+    "import sys, time\n"
+    "end = time.process_time() + 0.3\n"
+    "while time.process_time() < end: pass\n"
+    "sys.stdin.read()"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_cpu_of_a_process_tree_counts_its_children() -> None:
+    """A parent that only waits for a child that spins: the tree's CPU includes the child's."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {SPIN_THEN_WAIT!r}])",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        give_up = time.monotonic() + 30
+        while process_tree_cpu_s(parent.pid) < 0.3:  # until the child has spun its 0.3 s
+            assert parent.poll() is None and time.monotonic() < give_up
+            time.sleep(0.05)  # polling the child, not timing anything
+    finally:
+        parent.communicate(b"", timeout=30)  # EOF: the child stops waiting, both exit
+    assert process_tree_cpu_s(parent.pid) == 0.0  # gone: nothing left to count
