@@ -32,8 +32,8 @@ SERVING_GC_THRESHOLDS = (20_000, 20, 20)
 """``gc.set_threshold`` of a process serving a loaded engine. A request allocates thousands of
 container objects that live until it answers; with Python's default (700, 10, 10) young
 collections run several times per request and walk objects still in use; rarer ones walk
-them less often. ``benchmarks/app_in_process.py --gc-threshold 700`` compares: 2 of 3
-back-to-back pairs favoured this setting by 6-8%, one went the other way (README)."""
+them less often. ``benchmarks/app_in_process.py --gc-threshold 700`` compares; on this VM
+the difference stayed within its noise (README)."""
 
 
 class EngineSlot:
