@@ -39,6 +39,18 @@ def test_counters_start_at_zero_and_only_move_on(
     assert board.read("u2") == Versions(catalog=2, interactions_through=3, profile=0)
 
 
+def test_interaction_marks_reach_a_redis_that_forgot_the_script(
+    redis_url: str, boards: list[VersionBoard]
+) -> None:
+    board = VersionBoard(redis_url)
+    boards.append(board)
+    board.interactions_stored({"u1": 4})
+    redis.Redis.from_url(redis_url).script_flush()  # as after a Redis restart
+    board.interactions_stored({"u1": 9, "u2": 2})
+    assert board.read("u1") == Versions(0, 9, 0)
+    assert board.read("u2") == Versions(0, 2, 0)
+
+
 def _wait_for(heard: queue.Queue[str], user_id: str) -> list[str]:
     """Everything heard up to and including ``user_id`` (other tests may publish too)."""
     got: list[str] = []

@@ -150,6 +150,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.services.profiles.close()
             context.logs.close()
             if board is not None:
                 board.close()
@@ -163,6 +164,10 @@ def create_app(
         version="0.1.0",
         summary="Real-time, explainable event recommendations.",
         lifespan=lifespan,
+        # The service exports its own Prometheus metrics. With FastAPI's native OpenTelemetry
+        # on (its default), every request first asks OpenTelemetry whether a provider is
+        # configured, which reads environment variables each time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = Services(context)
     install_error_handlers(app)

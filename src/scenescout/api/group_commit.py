@@ -1,18 +1,23 @@
-"""Group commit: requests that arrive while one is being written are written together.
+"""Group commit: requests that arrive while one batch is being written are written together.
 
 Each interaction request must be durable before it is answered, and one request's write (a
 transaction with its commit, then learning, invalidation and a change counter) costs about
-the same for one interaction as for fifty. Under concurrent traffic, :class:`GroupCommit`
-lets one caller at a time (the leader) process everything queued so far as one batch while
-the others wait; the next waiting caller then leads the next batch. Nobody waits on a timer:
-a lone request is processed at once, and batches grow only when requests queue up behind a
-write in progress.
+the same for one interaction as for fifty. :class:`GroupCommit` runs the writes on one writer
+thread, one batch at a time: a request that arrives while a batch is being written queues,
+and the next batch takes everything queued. Nobody waits on a timer: a lone request is
+written at once, and batches grow only when requests queue up behind a write in progress.
+
+Callers are coroutines on the event loop. A caller costs a queue append and a future, not a
+thread: the loop hands a whole batch to the writer thread and wakes once when it is done,
+so a burst of requests causes one thread handoff per batch, not one (or several) per
+request.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -38,14 +43,15 @@ class Pending(Generic[RequestT, ResultT]):
 
 
 class GroupCommit(Generic[RequestT, ResultT]):
-    """Runs ``process`` on batches of concurrent callers' requests, one batch at a time.
+    """Runs ``process`` on batches of concurrent callers' requests, one batch at a time, on
+    a writer thread of its own.
 
     Parameters
     ----------
     process
-        Called with the pending requests of one batch, in arrival order; it must settle
-        each (:meth:`Pending.resolve` or :meth:`Pending.fail`). If it raises, every request
-        it left unsettled fails with that exception.
+        Called on the writer thread with the pending requests of one batch, in arrival
+        order; it must settle each (:meth:`Pending.resolve` or :meth:`Pending.fail`). If it
+        raises, every request it left unsettled fails with that exception.
     max_batch
         Requests per batch at most; the rest wait for the next one.
     """
@@ -58,56 +64,98 @@ class GroupCommit(Generic[RequestT, ResultT]):
     ) -> None:
         self._process = process
         self._max_batch = max_batch
-        self._queue: list[Pending[RequestT, ResultT]] = []
-        self._busy = False
-        self._changed = threading.Condition()
+        self._queue: list[tuple[Pending[RequestT, ResultT], asyncio.Future[ResultT]]] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._drainer: asyncio.Task[None] | None = None
         self.batches = 0
         """Batches processed so far (for tests and diagnostics)."""
 
     @property
     def waiting(self) -> int:
         """Requests queued for the next batch."""
-        with self._changed:
-            return len(self._queue)
+        return len(self._queue)
 
-    def submit(self, request: RequestT) -> ResultT:
+    async def submit(self, request: RequestT) -> ResultT:
         """Process ``request`` (alone, or with others queued meanwhile) and return its result.
+
+        Call on the event loop that all of this instance's callers share. A caller that is
+        cancelled while its batch is being written does not stop the write.
 
         Raises
         ------
         BaseException
             Whatever the processor settled this request with.
         """
-        pending: Pending[RequestT, ResultT] = Pending(request)
-        with self._changed:
-            self._queue.append(pending)
-        while True:
-            with self._changed:
-                while self._busy and not pending.settled:
-                    self._changed.wait()
-                if pending.settled:
-                    break
-                self._busy = True
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ResultT] = loop.create_future()
+        self._queue.append((Pending(request), future))
+        if self._drainer is None or self._drainer.get_loop() is not loop:
+            # (a drainer of another loop is one that loop left behind when it stopped)
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    def close(self) -> None:
+        """Wait for the batch being written, then stop the writer thread (a later
+        :meth:`submit` starts another)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenescout-commit")
+        writer = self._writer
+        batch: list[tuple[Pending[RequestT, ResultT], asyncio.Future[ResultT]]] = []
+        try:
+            while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-            try:
-                self._run(batch)
-            finally:
-                with self._changed:
-                    self._busy = False
-                    self.batches += 1
-                    self._changed.notify_all()
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
+                await loop.run_in_executor(writer, self._run, [p for p, _ in batch])
+                self.batches += 1
+                for pending, future in batch:
+                    if pending.error is not None:
+                        _settle(future, error=pending.error)
+                    else:
+                        _settle(future, result=pending.result)
+                batch = []
+        except BaseException as error:  # e.g. the loop shutting down: nobody may hang
+            for _, future in [*batch, *self._queue]:
+                _settle(future, error=error)
+            self._queue.clear()
+            raise
+        finally:
+            if self._drainer is asyncio.current_task():
+                self._drainer = None
 
     def _run(self, batch: list[Pending[RequestT, ResultT]]) -> None:
         failure: BaseException
         try:
             self._process(batch)
             failure = RuntimeError("the batch processor left a request unsettled")
-        except BaseException as error:  # each caller gets it; the leader is one of them
+        except BaseException as error:  # each caller of the batch gets it
             failure = error
         for pending in batch:
             if not pending.settled:
                 pending.fail(failure)
+
+
+def _settle(
+    future: asyncio.Future[ResultT],
+    *,
+    result: ResultT | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Settle a caller's future unless it is done (the caller was cancelled) or its loop
+    is closed (nobody waits on it any more)."""
+    if future.done():
+        return
+    try:
+        if isinstance(error, asyncio.CancelledError):
+            future.cancel()
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except RuntimeError:  # "Event loop is closed"
+        pass

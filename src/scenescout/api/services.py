@@ -194,7 +194,7 @@ class ProfileService(_Service):
             profile=ProfileView.from_profile(profile),
         )
 
-    def record(
+    async def record(
         self, principal: Principal, body: Interaction | InteractionBatch
     ) -> InteractionsData:
         """Store all interactions in one transaction, then learn from them in order.
@@ -206,14 +206,15 @@ class ProfileService(_Service):
         processes learn the interactions before they next answer for these users.
 
         Concurrent requests are written together (:mod:`scenescout.api.group_commit`): one
-        reference check, one transaction and one learning step for the batch, each request
-        still answered with its own outcome (or its own error).
+        reference check, one transaction and one learning step for the batch, on the
+        service's writer thread, each request still answered with its own outcome (or its
+        own error). Call on the event loop.
         """
         interactions = body.interactions if isinstance(body, InteractionBatch) else [body]
         for user_id in dict.fromkeys(i.user_id for i in interactions):
             principal.require_user(user_id)
         self.context.engines.get()  # 503 before queueing while the engine loads
-        stored = self._commits.submit(list(interactions))
+        stored = await self._commits.submit(list(interactions))
         results = [
             InteractionOutcome(
                 index=index,
@@ -227,6 +228,10 @@ class ProfileService(_Service):
         ]
         created = sum(result.status == "created" for result in results)
         return InteractionsData(results=results, created=created, duplicates=len(results) - created)
+
+    def close(self) -> None:
+        """Finish the interaction batch being written and stop the writer thread."""
+        self._commits.close()
 
     def _record_batch(
         self, batch: Sequence[Pending[list[Interaction], list[tuple[int, bool]]]]

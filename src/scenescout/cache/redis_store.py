@@ -40,6 +40,7 @@ from scenescout.cache.keys import (
     user_entries_pattern,
     user_tag_key,
 )
+from scenescout.cache.scripts import run_in_pipeline
 from scenescout.cache.write_behind import PendingPut
 
 InvalidationStrategy = Literal["pattern", "tag", "hybrid"]
@@ -128,28 +129,17 @@ class RedisStore:
         """Write entries (each with its tags, unless the strategy is ``pattern``) in one
         pipeline; each entry is written atomically, by one script call however many events
         it lists."""
-        # EVALSHA straight into the pipeline: a pipeline that runs a registered script asks
-        # Redis first whether it knows it (a round trip per batch); only a server that lost
-        # it (restarted, flushed) answers NOSCRIPT, and then the batch is sent again.
-        for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
-            for entry in entries:
-                keys = [entry.key, *self._tags(entry.user_id, entry.event_ids)]
-                pipe.evalsha(
-                    self._put.sha,
-                    len(keys),
-                    *keys,
-                    entry.payload,
-                    orjson.dumps(list(entry.event_ids)),
-                    self.ttl_seconds,
+        run_in_pipeline(
+            self.client,
+            self._put,
+            (
+                (
+                    [entry.key, *self._tags(entry.user_id, entry.event_ids)],
+                    [entry.payload, orjson.dumps(list(entry.event_ids)), self.ttl_seconds],
                 )
-            try:
-                pipe.execute()
-                return
-            except redis.exceptions.NoScriptError:
-                if attempt == 2:
-                    raise
-                self.client.script_load(_PUT)
+                for entry in entries
+            ),
+        )
 
     def _tags(self, user_id: str, event_ids: Sequence[str]) -> list[str]:
         if self.strategy == "pattern":

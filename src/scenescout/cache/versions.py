@@ -29,6 +29,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from scenescout.cache.scripts import run_in_pipeline
 from scenescout.cache.subscriber import InvalidationSubscriber
 
 logger = logging.getLogger(__name__)
@@ -134,15 +135,8 @@ class VersionBoard:
     def interactions_stored(self, through: dict[str, int]) -> None:
         """Record, per user, the highest interaction id just stored."""
 
-        def send() -> None:
-            pipe = self._client.pipeline(transaction=False)
-            for user_id, interaction_id in through.items():
-                self._raise_to(
-                    keys=[_interactions_key(user_id)], args=[interaction_id], client=pipe
-                )
-            pipe.execute()
-
-        self._call(send)
+        calls = [([_interactions_key(u)], [i]) for u, i in through.items()]
+        self._call(lambda: run_in_pipeline(self._client, self._raise_to, calls))
 
     def profile_changed(self, user_id: str) -> None:
         """A user's preferences, home or existence changed."""

@@ -53,13 +53,16 @@ def put_profile(
     return Envelope(data=services.profiles.set_preferences(principal, update))
 
 
-@router.post("/profile")
-def record_interactions(
+@router.post("/profile", response_model=Envelope[InteractionsData])
+async def record_interactions(
     body: InteractionsBody, principal: PrincipalDep, services: ServicesDep
-) -> Envelope[InteractionsData]:
+) -> Response:
     """Record interactions (one, or ``{"interactions": [...]}``), idempotent by
     ``idempotency_key``; each is stored durably before this answers."""
-    return Envelope(data=services.profiles.record(principal, body))
+    # On the event loop: the write itself runs on the service's writer thread, batched
+    # with the requests that arrive meanwhile (see ProfileService.record).
+    data = await services.profiles.record(principal, body)
+    return Response(Envelope(data=data).model_dump_json(), media_type="application/json")
 
 
 @router.post("/similar-events")
