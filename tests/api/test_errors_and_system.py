@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.api.api_world import Headers, make_settings
+from threadpoolctl import ThreadpoolController
 
 from scenescout.api import create_app
-from scenescout.api.context import SERVING_GC_THRESHOLDS, EngineSlot
+from scenescout.api.context import SERVING_BLAS_THREADS, SERVING_GC_THRESHOLDS, EngineSlot
 from scenescout.api.services import ProfileService
 from scenescout.config import PersonalizationConfig
 from scenescout.datasets import World
@@ -190,3 +191,16 @@ def test_a_loaded_engine_is_left_out_of_full_garbage_collections(
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds_before)
+
+
+def test_a_serving_process_runs_blas_on_one_thread(engine: PersonalizationEngine) -> None:
+    controller = ThreadpoolController()
+    thresholds_before = gc.get_threshold()
+    with controller.limit(limits=2, user_api="blas"):  # restored on the way out
+        try:
+            EngineSlot().load(lambda: engine)
+            blas = [pool for pool in controller.info() if pool["user_api"] == "blas"]
+            assert blas and {pool["num_threads"] for pool in blas} == {SERVING_BLAS_THREADS}
+        finally:
+            gc.unfreeze()
+            gc.set_threshold(*thresholds_before)

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
+from threadpoolctl import threadpool_limits
 
 from scenescout.api.auth import Authenticator, Principal
 from scenescout.api.errors import ApiError
@@ -34,6 +35,13 @@ container objects that live until it answers; with Python's default (700, 10, 10
 collections run several times per request and walk objects still in use; rarer ones walk
 them less often. ``benchmarks/app_in_process.py --gc-threshold 700`` compares; on this VM
 the difference stayed within its noise (README)."""
+
+SERVING_BLAS_THREADS = 1
+"""BLAS threads of a process serving a loaded engine. Serving scales with worker processes,
+one per core; a BLAS call that woke threads of its own (the matrix-factorization solves of
+interaction learning) had them spin on the cores the other workers need, and on this VM an
+interaction's learning cost about four times the instructions it costs on one thread
+(callgrind, README)."""
 
 
 class EngineSlot:
@@ -119,6 +127,7 @@ class EngineSlot:
         gc.collect()
         gc.freeze()
         gc.set_threshold(*SERVING_GC_THRESHOLDS)
+        threadpool_limits(limits=SERVING_BLAS_THREADS, user_api="blas")
         self._engine = engine
 
 
