@@ -11,7 +11,7 @@ import redis
 from tests.cache.conftest import DIGEST, CacheFactory, make_request, value_for
 
 from scenescout.cache import entry_key
-from scenescout.cache.write_behind import PendingPut, WriteBehind
+from scenescout.cache.write_behind import MAX_BATCH, PendingPut, WriteBehind
 
 WAIT_SECONDS = 10.0
 
@@ -106,6 +106,50 @@ def test_close_writes_what_is_queued_then_refuses(gated) -> None:  # type: ignor
     assert write.batches == [["k0"], ["k1"]]
     assert not writer.submit(late)
     assert drops == [1]
+
+
+class Recorder:
+    """A ``write`` that records batches and tells when one arrives."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.written = threading.Event()
+
+    def __call__(self, batch: Sequence[PendingPut]) -> None:
+        self.batches.append([put.key for put in batch])
+        self.written.set()
+
+
+def slow_writer(write: Recorder) -> WriteBehind:
+    """A writer whose interval never comes within a test: only a flush or a full batch
+    makes it send."""
+    return WriteBehind(
+        write, on_error=lambda error, count: None, on_drop=lambda n: None, interval_seconds=3600
+    )
+
+
+def test_a_flush_sends_what_queued_without_waiting_for_the_interval() -> None:
+    write = Recorder()
+    writer = slow_writer(write)
+    try:
+        for put in pending(3):
+            assert writer.submit(put)
+        assert writer.flush(timeout=WAIT_SECONDS)
+        assert write.batches == [["k0", "k1", "k2"]]  # one pipeline for all three
+    finally:
+        writer.close(timeout=WAIT_SECONDS)
+
+
+def test_a_full_batch_is_sent_without_waiting_for_the_interval() -> None:
+    write = Recorder()
+    writer = slow_writer(write)
+    try:
+        for put in pending(MAX_BATCH):
+            assert writer.submit(put)
+        assert write.written.wait(WAIT_SECONDS)
+        assert [len(batch) for batch in write.batches] == [MAX_BATCH]
+    finally:
+        writer.close(timeout=WAIT_SECONDS)
 
 
 @pytest.mark.redis

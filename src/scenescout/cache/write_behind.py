@@ -4,7 +4,10 @@ A cache fill is the last step of a cache miss. Written inline, each fill is a Re
 on the request path: the caller waits for the reply (with an async route, its whole event loop
 does), and every fill pays redis-py's per-command overhead alone. Queued here instead, the
 caller returns as soon as L1 holds the entry, and the writer sends whatever queued meanwhile
-in one pipeline.
+in one pipeline. Submitting does not wake the writer: it sends every ``interval_seconds``
+(sooner when a full batch waits, or a flush asks), so a busy server pays one thread wake-up
+and one pipeline per interval rather than per miss. The cost is that another process may
+find an entry in L2 up to one interval later; it computes the list itself meanwhile.
 
 Ordering: :meth:`WriteBehind.flush` waits until every entry queued before the call is written
 (or failed). The cache flushes before each invalidation, so an entry queued before an
@@ -28,6 +31,8 @@ DEFAULT_MAX_PENDING: Final = 10_000
 """Entries that may wait for Redis before new ones are dropped."""
 MAX_BATCH: Final = 256
 """Entries per pipeline at most."""
+DEFAULT_INTERVAL_SECONDS: Final = 0.05
+"""How often the writer sends what queued (sooner for a full batch or a flush)."""
 
 
 class PendingPut(NamedTuple):
@@ -53,6 +58,8 @@ class WriteBehind:
         Called with the number of entries refused because the queue was full.
     max_pending
         Queue bound.
+    interval_seconds
+        How often the writer sends what queued; a full batch or :meth:`flush` sends at once.
     """
 
     def __init__(
@@ -62,8 +69,11 @@ class WriteBehind:
         on_error: Callable[[Exception, int], None],
         on_drop: Callable[[int], None],
         max_pending: int = DEFAULT_MAX_PENDING,
+        interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     ) -> None:
         self._write = write
+        self._interval_s = interval_seconds
+        self._flushes = 0
         self._on_error = on_error
         self._on_drop = on_drop
         self._max_pending = max_pending
@@ -85,7 +95,8 @@ class WriteBehind:
             if accepted:
                 self._queue.append(put)
                 self._submitted += 1
-                self._changed.notify_all()
+                if len(self._queue) >= MAX_BATCH:
+                    self._changed.notify_all()
         if not accepted:
             self._on_drop(1)
         return accepted
@@ -100,7 +111,12 @@ class WriteBehind:
         """
         with self._changed:
             target = self._submitted
-            return self._changed.wait_for(lambda: self._finished >= target, timeout)
+            self._flushes += 1
+            self._changed.notify_all()
+            try:
+                return self._changed.wait_for(lambda: self._finished >= target, timeout)
+            finally:
+                self._flushes -= 1
 
     @property
     def pending(self) -> int:
@@ -118,9 +134,16 @@ class WriteBehind:
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: bool(self._queue) or self._stopping)
+                self._changed.wait_for(
+                    lambda: self._stopping or self._flushes > 0 or len(self._queue) >= MAX_BATCH,
+                    self._interval_s,
+                )
                 if not self._queue:
-                    return  # stopping, and nothing left to write
+                    if self._stopping:
+                        return  # nothing left to write
+                    if self._flushes:  # (a flush can only wait on queued entries; no spin)
+                        self._changed.wait(self._interval_s)
+                    continue
                 count = min(len(self._queue), MAX_BATCH)
                 batch = [self._queue.popleft() for _ in range(count)]
             try:
