@@ -39,9 +39,9 @@ the difference stayed within its noise (README)."""
 SERVING_BLAS_THREADS = 1
 """BLAS threads of a process serving a loaded engine. Serving scales with worker processes,
 one per core; a BLAS call that woke threads of its own (the matrix-factorization solves of
-interaction learning) had them spin on the cores the other workers need, and on this VM an
-interaction's learning cost about four times the instructions it costs on one thread
-(callgrind, README)."""
+interaction learning) had them spin on the cores the other workers need: on this VM an
+interaction's learning cost four to eight times the instructions it costs on one thread
+(a callgrind count, README)."""
 
 
 class EngineSlot:
