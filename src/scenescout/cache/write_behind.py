@@ -141,7 +141,9 @@ class WriteBehind:
                 if not self._queue:
                     if self._stopping:
                         return  # nothing left to write
-                    if self._flushes:  # (a flush can only wait on queued entries; no spin)
+                    if self._flushes:
+                        # A flush woken by the batch just written has yet to see it: without
+                        # this wait the predicate above would stay true and the loop spin.
                         self._changed.wait(self._interval_s)
                     continue
                 count = min(len(self._queue), MAX_BATCH)
