@@ -4,7 +4,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scenescout.geo import bounding_box, haversine_km, haversine_km_scalar
+from scenescout.geo import (
+    bounding_box,
+    chord_squared,
+    chord_squared_limit,
+    haversine_km,
+    haversine_km_scalar,
+    unit_vectors,
+)
 
 lats = st.floats(-89.9, 89.9)
 lngs = st.floats(-180.0, 180.0)
@@ -16,8 +23,29 @@ def test_known_distance_london_paris() -> None:
 
 @given(lats, lngs, lats, lngs)
 def test_vector_and_scalar_agree(lat1: float, lng1: float, lat2: float, lng2: float) -> None:
-    vector = float(haversine_km(np.array([lat1]), np.array([lng1]), lat2, lng2)[0])
-    assert math.isclose(vector, haversine_km_scalar(lat1, lng1, lat2, lng2), abs_tol=1e-6)
+    expected = haversine_km_scalar(lat1, lng1, lat2, lng2)
+    one, other = (np.array([lat1]), np.array([lng1])), (np.array([lat2]), np.array([lng2]))
+    # Array to point, point to array (the point's own path) and array to array.
+    for vector in (
+        haversine_km(*one, lat2, lng2),
+        haversine_km(lat1, lng1, *other),
+        haversine_km(*one, *other),
+    ):
+        assert math.isclose(float(vector[0]), expected, abs_tol=1e-6)
+
+
+@given(lats, lngs, lats, lngs, st.floats(0.0, 25_000.0))
+def test_the_chord_test_is_the_great_circle_test(
+    lat1: float, lng1: float, lat2: float, lng2: float, radius_km: float
+) -> None:
+    distance = haversine_km_scalar(lat1, lng1, lat2, lng2)
+    chord = float(chord_squared(unit_vectors(np.array([lat1]), np.array([lng1])), lat2, lng2)[0])
+    inside = chord <= chord_squared_limit(radius_km)
+    if abs(distance - radius_km) > 1e-6:  # the two formulas round differently at the edge
+        assert inside == (distance <= radius_km)
+    assert (
+        float(chord_squared(unit_vectors(np.array([lat2]), np.array([lng2])), lat2, lng2)[0]) == 0.0
+    )
 
 
 @given(lats, lngs, st.floats(0.1, 500.0), st.floats(0.0, 1.0), st.floats(0.0, 2 * math.pi))

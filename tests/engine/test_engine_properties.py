@@ -48,6 +48,7 @@ from scenescout.engine.engine import (
     ANCHOR_CELL_DEG,
     MAX_RETRIEVAL_ANCHORS,
     _nearest_squared_degrees,
+    _packed_order,
     _retrieval_anchors,
 )
 from scenescout.frames import INTERACTION_CODES, STATUS_CODES, EventFrame
@@ -381,3 +382,33 @@ def test_nearest_anchor_distances_skip_no_anchor_that_matters(seed: int, centre_
         east = (east + 180.0) % 360.0 - 180.0
     every = (lat[:, None] - anchor_lat) ** 2 + (east * scale) ** 2
     np.testing.assert_allclose(found, every.min(axis=1), rtol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    groups=st.lists(st.integers(0, 40), min_size=1, max_size=300),
+    keys=st.data(),
+    start_ts=st.booleans(),
+)
+def test_packed_order_sorts_by_group_then_key_then_position(
+    groups: list[int], keys: st.DataObject, start_ts: bool
+) -> None:
+    n = len(groups)
+    # Squared distances (ties included), or start times that may hold the "no start" sentinel.
+    values = keys.draw(
+        st.lists(
+            st.sampled_from([-(2.0**62), 1.7e9, 1.7e9 + 60.0, 1.8e9])
+            if start_ts
+            else st.sampled_from([0.0, 1e-9, 2.5e-4, 2.5e-4, 0.01, 3.0, 400.0]),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    group = np.array(groups, dtype=np.int64)
+    order_key = np.array(values)
+
+    packed = _packed_order(group, int(group.max()) + 1, order_key)
+
+    positions = packed & ((1 << max(n - 1, 1).bit_length()) - 1)
+    expected = np.lexsort((np.arange(n), order_key, group))
+    assert positions.tolist() == expected.tolist()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -65,3 +66,24 @@ def test_a_rising_event_beats_a_steady_one_with_the_same_recent_activity(world: 
     flat = TrendingRecommender(velocity_weight=0.0).fit(data)
     rising, steady = flat.score(world.context("zed", "music-cold", "sports-cold"))
     assert rising == steady
+
+
+def test_counting_keeps_the_bucket_sums_as_a_fresh_computation_has_them(world: World) -> None:
+    # One recommender per scoring time, so each keeps its bucket's sums throughout.
+    contexts = [
+        replace(world.context("zed", *CANDIDATES), now_ts=world.now_ts + s) for s in (0, 5_400)
+    ]
+    recommenders = [TrendingRecommender().fit(world.data) for _ in contexts]
+    for trending, context in zip(recommenders, contexts, strict=True):
+        trending.score(context)
+    rng = np.random.default_rng(7)
+    for step in range(40):
+        # Interactions of this bucket, of older ones, new events, and one of a later bucket
+        # that takes over the ring slot of an earlier one (48 hours before it).
+        event_id = CANDIDATES[step % len(CANDIDATES)] if step % 5 else f"new-{step}"
+        hours_ago = {29: 46.5, 30: -1.5}.get(step, float(rng.uniform(0.0, 40.0)))
+        for trending, context in zip(recommenders, contexts, strict=True):
+            trending.partial_update(interaction(f"fan{step}", event_id, hours_ago=hours_ago))
+            kept = trending.score(context)
+            fresh = pickle.loads(pickle.dumps(trending))  # unpickled: no sums kept
+            np.testing.assert_allclose(kept, fresh.score(context), rtol=1e-5, atol=1e-9)

@@ -46,7 +46,14 @@ import numpy.typing as npt
 from scenescout.catalog.grid import CellGrid
 from scenescout.domain import Event, EventStatus, GeoPoint
 from scenescout.frames import NO_START_TS, STATUS_CODES, EventFrame, Vocabulary, to_epoch_seconds
-from scenescout.geo import bounding_box, haversine_km
+from scenescout.geo import (
+    UnitVectors,
+    bounding_box,
+    chord_squared,
+    chord_squared_limit,
+    haversine_km,
+    unit_vectors,
+)
 
 # Measured with benchmarks/catalog_candidates.py on 1M city-clustered events: 0.1 degree
 # (~11 km) is within ~10% of the best size for 25-100 km radii and ~20% faster than 0.25 at 5 km.
@@ -143,6 +150,7 @@ class _Blocks:
     main_slots: IntArray  # slot of each main row
     main_row_of_slot: IntArray  # main row of each slot known at creation, -1 for none
     main_live: BoolArray  # False for tombstoned (replaced or removed) main rows
+    main_unit: UnitVectors  # each main row's position as a 3-D unit vector (radius tests)
     delta: EventFrame
     delta_rows: dict[str, int]  # event id -> delta row; every delta row is live
 
@@ -170,6 +178,7 @@ class _Blocks:
             main_slots=main_slots,
             main_row_of_slot=main_row_of_slot,
             main_live=np.ones(len(main), dtype=np.bool_),
+            main_unit=unit_vectors(main.lat, main.lng),
             delta=main.take(_NO_ROWS),
             delta_rows={},
         )
@@ -179,6 +188,10 @@ class _Blocks:
         return replace(
             self, version=self.version + 1, delta=delta, delta_rows=delta_rows, **changes
         )
+
+    @cached_property
+    def delta_unit(self) -> UnitVectors:
+        return unit_vectors(self.delta.lat, self.delta.lng)
 
     @cached_property
     def live_count(self) -> int:
@@ -284,7 +297,11 @@ class _Query:
     radius_km: float | None
 
     def select(
-        self, block: EventFrame, spans: Sequence[tuple[int, int]], live: BoolArray | None
+        self,
+        block: EventFrame,
+        unit: UnitVectors,
+        spans: Sequence[tuple[int, int]],
+        live: BoolArray | None,
     ) -> IntArray:
         """Ascending rows of ``block`` inside the ``(start, stop)`` spans that match."""
         if not spans:
@@ -309,9 +326,11 @@ class _Query:
         if self.price_max is not None:
             found = found[block.price_min[found] <= self.price_max]
         if self.center is not None and self.radius_km is not None:
-            lat, lng = self.center
-            distance_km = haversine_km(block.lat[found], block.lng[found], lat, lng)
-            found = found[distance_km <= self.radius_km]
+            # The chord to the center, from precomputed unit vectors: the great-circle test
+            # without trigonometry per row (a haversine cost ~5x as much).
+            gathered = (unit[0][found], unit[1][found], unit[2][found])
+            chord = chord_squared(gathered, *self.center)
+            found = found[chord <= chord_squared_limit(self.radius_km)]
         return found
 
 
@@ -460,8 +479,9 @@ class _CatalogReads(abc.ABC):
             main_spans = blocks.grid.spans_in_box(blocks.main_keys, box)
         found = np.concatenate(
             [
-                query.select(blocks.main, main_spans, blocks.main_live),
-                len(blocks.main) + query.select(blocks.delta, _whole(blocks.delta), None),
+                query.select(blocks.main, blocks.main_unit, main_spans, blocks.main_live),
+                len(blocks.main)
+                + query.select(blocks.delta, blocks.delta_unit, _whole(blocks.delta), None),
             ]
         )
         if exclude_ids:

@@ -56,7 +56,6 @@ from scenescout.domain.recommendation import (
 )
 from scenescout.engine.loading import load_training_data
 from scenescout.frames import INTERACTION_CODES, NO_END_TS, EventFrame, Vocabulary
-from scenescout.geo import haversine_km
 from scenescout.profiles import UserProfileBuilder
 from scenescout.profiles.profile import UserProfile
 from scenescout.ranking import Explanation as ItemExplanation
@@ -312,6 +311,32 @@ def _nearest_squared_degrees(
         np.minimum(nearest, north, out=nearest)
         farthest = float(nearest.max())
     return nearest
+
+
+def _packed_order(group: IntArray, n_groups: int, order_key: ScoreArray) -> IntArray:
+    """Positions ``0..n-1`` sorted by ``group`` (in ``[0, n_groups)``), then ``order_key``
+    (no NaN), then position, packed into int64 keys: ``group`` in the top bits, the position
+    in the low bits (read them back with masks and shifts).
+
+    ``order_key`` keeps the leading bits the rest leaves room for: sign, exponent and
+    ``51 - bits(n_groups - 1) - bits(n - 1)`` bits of mantissa (34 for 6,000 candidates in
+    16 groups), so keys that close relatively may tie; ties go by position.
+    """
+    n = group.shape[0]
+    position_bits = max(n - 1, 1).bit_length()
+    group_bits = max(n_groups - 1, 1).bit_length()
+    key_bits = 63 - group_bits - position_bits
+    # A float64's bit pattern, its magnitude bits flipped when negative and its sign bit
+    # flipped, orders as the float does (as uint64); its top key_bits are kept.
+    bits = order_key.view(np.int64)
+    bits = bits ^ ((bits >> 63) & np.int64(0x7FFF_FFFF_FFFF_FFFF))
+    unsigned = bits.view(np.uint64) ^ np.uint64(1 << 63)
+    nearness = (unsigned >> np.uint64(64 - key_bits)).view(np.int64)
+    packed = group << (63 - group_bits)
+    packed |= nearness << position_bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed
 
 
 def _epoch_s(value: datetime | int) -> int:
@@ -732,11 +757,8 @@ class PersonalizationEngine:
             order_key = _nearest_squared_degrees(
                 columns["lat"], columns["lng"], anchor_lat, anchor_lng
             )
-        nearest_first = np.argsort(order_key)
-        # Group 0 is "no category"; small integer keys sort by radix, and categories past
-        # the int16 range share the last group.
-        group = np.minimum(category[nearest_first] + 1, _MAX_GROUP).astype(np.int16)
-        grouped = np.argsort(group, kind="stable")
+        # Group 0 is "no category"; categories past the int16 range share the last group.
+        group = np.minimum(category + 1, _MAX_GROUP).astype(np.int64)
         sizes = np.bincount(group)
         weights = np.ones(len(sizes))
         liked = {} if profile is None else {c: v for c, v in profile.categories.items() if v > 0}
@@ -747,9 +769,14 @@ class PersonalizationEngine:
                 if 0 < code < len(weights):
                     weights[code] += RETRIEVAL_AFFINITY_BOOST * affinity / top
         quotas = _quotas(sizes, weights, cap)
-        in_order = group[grouped]
+        # Each category's candidates nearest first, by one sort of packed int64 keys
+        # (group, nearness, position): several times cheaper than an argsort by nearness
+        # and a stable one by group.
+        packed = _packed_order(group, len(sizes), order_key)
+        position_bits = max(n - 1, 1).bit_length()
+        in_order = packed >> (63 - max(len(sizes) - 1, 1).bit_length())
         rank_in_group = np.arange(n) - (np.cumsum(sizes) - sizes)[in_order]
-        kept = nearest_first[grouped[rank_in_group < quotas[in_order]]]
+        kept = packed[rank_in_group < quotas[in_order]] & ((1 << position_bits) - 1)
         kept.sort()
         return np.asarray(kept, dtype=np.int64)
 
@@ -785,14 +812,8 @@ class PersonalizationEngine:
         n = len(context.candidates)
         popularity = np.zeros(n) if trending is None else np.nan_to_num(np.clip(trending, 0, 1))
         closeness = np.zeros(n)
-        if context.location is not None:
-            distance_km = haversine_km(
-                context.candidates.lat,
-                context.candidates.lng,
-                context.location.lat,
-                context.location.lng,
-            )
-            closeness = 1.0 / (1.0 + distance_km)
+        if context.distance_km is not None:
+            closeness = 1.0 / (1.0 + context.distance_km)
         return np.asarray(0.8 * popularity + 0.2 * closeness, dtype=np.float64)
 
     @staticmethod

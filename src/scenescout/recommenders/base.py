@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from scenescout.domain import GeoPoint, Interaction
 from scenescout.frames import EventFrame, InteractionLog
+from scenescout.geo import haversine_km
 from scenescout.profiles.profile import UserProfile
 
 ScoreArray = npt.NDArray[np.float64]
@@ -71,6 +73,19 @@ class ScoringContext:
     now_ts: int
     location: GeoPoint | None = None
     profile: UserProfile | None = None
+
+    @cached_property
+    def distance_km(self) -> ScoreArray | None:
+        """Great-circle km from ``location`` to each candidate, computed once per context
+        for every component that needs it (read-only); ``None`` without a location."""
+        if self.location is None:
+            return None
+        candidates = self.candidates
+        distance = haversine_km(
+            self.location.lat, self.location.lng, candidates.lat, candidates.lng
+        )
+        distance.flags.writeable = False
+        return distance
 
 
 class Recommender(ABC):

@@ -39,7 +39,6 @@ from sklearn.preprocessing import normalize
 from scenescout.config import ContentBasedConfig
 from scenescout.domain import Interaction
 from scenescout.frames import EventFrame
-from scenescout.geo import haversine_km
 from scenescout.profiles.event_keys import PRICE_BAND_NAMES, TIME_CELL_NAMES, time_cells
 from scenescout.profiles.profile import UserProfile
 from scenescout.recommenders._events import EventMemo, EventValues
@@ -320,11 +319,9 @@ class ContentRecommender(Recommender):
             cells = np.array([profile.time_of_week.get(c, 0.0) for c in TIME_CELL_NAMES])
             time = np.append(_relative(cells), np.nan)[time_cells(candidates.start_ts)]
         location = np.full(n, np.nan)
-        if context.location is not None:
+        distance = context.distance_km
+        if distance is not None:
             scale = profile.typical_distance_km or self.config.default_typical_distance_km
-            distance = haversine_km(
-                context.location.lat, context.location.lng, candidates.lat, candidates.lng
-            )
             location = np.exp(-distance / scale)
         weights = self.config.feature_weights
         return _weighted_mean(

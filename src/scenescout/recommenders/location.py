@@ -70,7 +70,7 @@ import numpy as np
 from scenescout.config import LocationBasedConfig
 from scenescout.domain import Interaction
 from scenescout.frames import EventFrame
-from scenescout.geo import KM_PER_DEGREE_LAT, haversine_km
+from scenescout.geo import KM_PER_DEGREE_LAT
 from scenescout.recommenders._events import IntArray, KeyedRows, intern_event_ids
 from scenescout.recommenders._features import InteractionMatrix, single_confidence
 from scenescout.recommenders.base import (
@@ -317,11 +317,9 @@ class LocationRecommender(Recommender):
     def _score(self, context: ScoringContext) -> ScoreArray:
         candidates = context.candidates
         density = self.place_density(context)
-        if context.location is None:
+        distance = context.distance_km
+        if distance is None:
             return density if density is not None else np.full(len(candidates), np.nan)
-        distance = haversine_km(
-            context.location.lat, context.location.lng, candidates.lat, candidates.lng
-        )
         max_km = self.config.max_distance_km
         decay = distance_decay(distance, max_km, self.config.decay_function, self.scale_km(context))
         if density is None:

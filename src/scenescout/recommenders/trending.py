@@ -12,6 +12,10 @@ Each event keeps a ring of time buckets (``buckets_per_window`` per window of
   ``velocity_weight`` and ``scale`` the median popularity of trending events at fit time,
   so a typical trending event scores about 0.5 and a rising one more than a fading one.
 
+Scoring reads per-event sums kept for the current bucket (``weighted_`` and ``counts_``
+times the bucket's slot weights, computed once per bucket and then updated with every
+interaction counted), so a request gathers three numbers per candidate, not two rings.
+
 Scores are in [0, 1) and depend only on the event, never on the other candidates. An event
 with fewer than ``min_interaction_count`` interactions in the current window, or unknown,
 scores 0, not ``NaN``: "not trending" is an answer, so trending never abstains.
@@ -19,7 +23,9 @@ scores 0, not ``NaN``: "not trending" is an answer, so trending never abstains.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +52,16 @@ class TrendingRecommenderConfig(TrendingConfig, RecommenderConfig):
     velocity_weight: float = Field(default=0.3, ge=0.0, le=1.0)
 
 
+class _BucketSums(NamedTuple):
+    """Per event row, ``weighted_ @ weights`` and ``counts_ @ current`` for one bucket."""
+
+    bucket: int
+    weights: npt.NDArray[np.float64]  # per slot: recency, current, previous
+    current: npt.NDArray[np.float64]  # per slot: 1 in the current window
+    sums: npt.NDArray[np.float64]  # per row: popularity, current and previous sums
+    counts: npt.NDArray[np.float64]  # per row: raw count in the current window
+
+
 class TrendingRecommender(Recommender):
     """Time-weighted popularity over a sliding window, updated per interaction.
 
@@ -68,7 +84,24 @@ class TrendingRecommender(Recommender):
         window = self.config.time_window_hours * 3600.0
         return max(1, round(window / self.config.buckets_per_window))
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_sums", None)
+        state.pop("_sums_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def _lock(self) -> threading.Lock:
+        lock: threading.Lock | None = self.__dict__.get("_sums_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_sums_lock", threading.Lock())
+        return lock
+
     def _fit(self, data: TrainingData) -> None:
+        self._sums: _BucketSums | None = None
         n_slots = 2 * self.config.buckets_per_window
         now_bucket = data.now_ts // self.bucket_seconds
         self.events_ = KeyedRows()
@@ -96,14 +129,17 @@ class TrendingRecommender(Recommender):
             return
         log = InteractionLog.from_interactions(interactions)
         n_slots = self.slot_bucket_.shape[0]
-        for bucket in np.unique(log.occurred_ts // self.bucket_seconds).tolist():
-            slot = bucket % n_slots
-            if self.slot_bucket_[slot] < bucket:
-                # The slot held an older bucket: it now starts counting this one.
-                self.weighted_[:, slot] = 0.0
-                self.counts_[:, slot] = 0.0
-                self.slot_bucket_[slot] = bucket
-        self._add(log)
+        with self._lock:
+            for bucket in np.unique(log.occurred_ts // self.bucket_seconds).tolist():
+                slot = bucket % n_slots
+                if self.slot_bucket_[slot] < bucket:
+                    # The slot held an older bucket: it now starts counting this one, and
+                    # the per-bucket sums no longer hold.
+                    self.weighted_[:, slot] = 0.0
+                    self.counts_[:, slot] = 0.0
+                    self.slot_bucket_[slot] = bucket
+                    self._sums = None
+            self._add(log)
 
     def _add(self, log: InteractionLog) -> None:
         confidence = interaction_confidence(log)
@@ -115,30 +151,66 @@ class TrendingRecommender(Recommender):
         keys = intern_event_ids(log.event_ids[keep])
         new_events = np.unique(keys[self.events_.lookup(keys) < 0]).shape[0]
         # Rows exist before they are published, so a concurrent score() never overruns.
-        self.weighted_ = grow_rows(self.weighted_, len(self.events_) + new_events)
-        self.counts_ = grow_rows(self.counts_, len(self.events_) + new_events)
+        n_rows = len(self.events_) + new_events
+        self.weighted_ = grow_rows(self.weighted_, n_rows)
+        self.counts_ = grow_rows(self.counts_, n_rows)
+        sums = getattr(self, "_sums", None)
+        if sums is not None and sums.sums.shape[0] < n_rows:
+            sums = self._sums = sums._replace(
+                sums=grow_rows(sums.sums, n_rows), counts=grow_rows(sums.counts, n_rows)
+            )
         rows = self.events_.add(keys)
-        np.add.at(self.weighted_, (rows, slots[keep]), confidence[keep])
-        np.add.at(self.counts_, (rows, slots[keep]), 1.0)
+        slots, confidence = slots[keep], confidence[keep]
+        np.add.at(self.weighted_, (rows, slots), confidence)
+        np.add.at(self.counts_, (rows, slots), 1.0)
+        if sums is not None:
+            # The same interactions through the bucket's slot weights (the sums are linear).
+            np.add.at(sums.sums, rows, confidence[:, None] * sums.weights[slots])
+            np.add.at(sums.counts, rows, sums.current[slots])
+
+    def _slot_weights(self, now_ts: int) -> tuple[ScoreArray, ScoreArray]:
+        """Per ring slot at ``now_ts``: the (recency, current, previous) weights, and 1 for
+        the current window's slots."""
+        per_window = self.config.buckets_per_window
+        age = now_ts // self.bucket_seconds - self.slot_bucket_
+        current = (age >= 0) & (age < per_window)
+        previous = (age >= per_window) & (age < 2 * per_window)
+        recency = np.where(current, 1.0 - (age + 0.5) / per_window, 0.0)
+        return np.stack([recency, current, previous], axis=1), current.astype(np.float64)
+
+    def _bucket_sums(self, now_ts: int) -> _BucketSums:
+        """The per-row sums of ``now_ts``'s bucket: kept from an earlier call (and updated
+        by every interaction since), or computed over every row now."""
+        bucket = now_ts // self.bucket_seconds
+        sums = getattr(self, "_sums", None)
+        if sums is not None and sums.bucket == bucket:
+            return sums
+        with self._lock:
+            weights, current = self._slot_weights(now_ts)
+            weighted = self.weighted_ @ weights.astype(np.float32)
+            counted = self.counts_ @ current.astype(np.float32)
+            sums = _BucketSums(
+                bucket,
+                weights,
+                current,
+                weighted.astype(np.float64),
+                counted.astype(np.float64),
+            )
+            self._sums = sums
+        return sums
 
     def _window_sums(
         self, rows: IntArray, now_ts: int
     ) -> tuple[ScoreArray, ScoreArray, ScoreArray]:
         """Recency-weighted popularity, growth in [-1, 1] and the current window's raw
         interaction count, per row."""
-        per_window = self.config.buckets_per_window
-        age = now_ts // self.bucket_seconds - self.slot_bucket_
-        current = (age >= 0) & (age < per_window)
-        previous = (age >= per_window) & (age < 2 * per_window)
-        recency = np.where(current, 1.0 - (age + 0.5) / per_window, 0.0)
-        weights = np.stack([recency, current, previous], axis=1).astype(np.float32)
-        sums = self.weighted_[rows] @ weights
-        counts = (self.counts_[rows] @ current.astype(np.float32)).astype(np.float64)
-        total = sums[:, 1] + sums[:, 2]
+        sums = self._bucket_sums(now_ts)
+        picked = sums.sums[rows]
+        total = picked[:, 1] + picked[:, 2]
         growth = np.divide(
-            sums[:, 1] - sums[:, 2], total, out=np.zeros_like(total), where=total > 0
+            picked[:, 1] - picked[:, 2], total, out=np.zeros_like(total), where=total > 0
         )
-        return sums[:, 0].astype(np.float64), growth.astype(np.float64), counts
+        return picked[:, 0], growth, sums.counts[rows]
 
     def _score(self, context: ScoringContext) -> ScoreArray:
         rows = self.events_.lookup(intern_event_ids(context.candidates.ids))
