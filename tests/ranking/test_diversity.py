@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from scenescout.config import DiversityConfig
 from scenescout.ranking import Selection, rerank, select, serendipity
+from scenescout.ranking.diversity import _min_max
 
 LARGE_CAP = 1_000
 
@@ -373,3 +374,67 @@ def test_serendipity_keeps_nan_for_unscored_items() -> None:
     result = serendipity(np.array([0.8, np.nan]), np.array([0.5, 0.5]))
     assert result[0] == pytest.approx(0.4)
     assert np.isnan(result[1])
+
+
+def mmr_by_full_argmax(
+    relevance: npt.NDArray[np.float64],
+    category: npt.NDArray[np.int64],
+    venue: npt.NDArray[np.int64],
+    diversity: DiversityConfig,
+    steps: int,
+) -> list[int]:
+    """Reference greedy MMR: every step recomputes every pool item's value and takes the
+    first argmax (the pool order breaks ties), as the documented rule says."""
+    weight = diversity.diversity_lambda if diversity.enable_diversity else 1.0
+    taken: list[int] = []
+    for _ in range(steps):
+        values = []
+        for i in range(len(relevance)):
+            c, v = int(category[i]), int(venue[i])
+            same_category = [t for t in taken if c != -1 and category[t] == c]
+            same_venue = [t for t in taken if v != -1 and venue[t] == v]
+            if (
+                i in taken
+                or len(same_category) >= diversity.max_same_category
+                or len(same_venue) >= diversity.max_same_venue
+            ):
+                values.append(-math.inf)
+                continue
+            similarity = max(
+                [0.0]
+                + [(1.0 - weight) * 0.7 for _ in same_category]
+                + [(1.0 - weight) * 0.3 for _ in same_venue]
+                + [
+                    (1.0 - weight) * 0.7 + (1.0 - weight) * 0.3
+                    for t in same_category
+                    if t in same_venue
+                ]
+            )
+            values.append(weight * relevance[i] - similarity)
+        best = int(np.argmax(values))
+        if values[best] == -math.inf:
+            break
+        taken.append(best)
+    return taken
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    relevance=st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.5, 0.75, 1.0]), min_size=1, max_size=40),
+    codes=st.data(),
+    diversity=diversity_configs,
+    limit=st.integers(1, 25),
+)
+def test_greedy_mmr_picks_exactly_what_a_full_argmax_per_step_picks(
+    relevance: list[float], codes: st.DataObject, diversity: DiversityConfig, limit: int
+) -> None:
+    n = len(relevance)
+    category = np.array(codes.draw(st.lists(st.integers(-1, 3), min_size=n, max_size=n)))
+    venue = np.array(codes.draw(st.lists(st.integers(-1, 4), min_size=n, max_size=n)))
+    # A pool is ordered by score, best first: relevance in that order, ties included.
+    ordered = np.sort(np.array(relevance))[::-1]
+
+    picked = select(ordered, category, venue, limit=limit, diversity=diversity, pool_size=n)
+
+    expected = mmr_by_full_argmax(_min_max(ordered), category, venue, diversity, limit)
+    assert picked.positions.tolist() == expected
