@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from scenescout.api.deps import PrincipalDep, ServicesDep, UserIdQuery
 from scenescout.api.errors import ERROR_RESPONSES
@@ -18,6 +18,7 @@ from scenescout.api.schemas import (
     SimilarEventsData,
     SimilarEventsQuery,
 )
+from scenescout.api.services import Services
 from scenescout.domain.recommendation import RecommendationRequest
 
 router = APIRouter(
@@ -27,9 +28,10 @@ router = APIRouter(
 
 @router.post("/recommendations", response_model=Envelope[RecommendationData])
 async def recommendations(
-    request: RecommendationRequest, principal: PrincipalDep, services: ServicesDep
+    request: RecommendationRequest, principal: PrincipalDep, http_request: Request
 ) -> Response:
     """Ranked, explained recommendations for one user (the seed's contract)."""
+    services: Services = http_request.app.state.services  # not a dependency: one fewer to solve
     # Run on the event loop: the request is CPU-bound for a few milliseconds and its I/O is
     # sub-millisecond Redis calls; a thread-pool hop would cost more than it frees.
     data = services.recommendations.recommend(principal, request)
@@ -55,10 +57,11 @@ def put_profile(
 
 @router.post("/profile", response_model=Envelope[InteractionsData])
 async def record_interactions(
-    body: InteractionsBody, principal: PrincipalDep, services: ServicesDep
+    body: InteractionsBody, principal: PrincipalDep, http_request: Request
 ) -> Response:
     """Record interactions (one, or ``{"interactions": [...]}``), idempotent by
     ``idempotency_key``; each is stored durably before this answers."""
+    services: Services = http_request.app.state.services  # as in recommendations()
     # On the event loop: the write itself runs on the service's writer thread, batched
     # with the requests that arrive meanwhile (see ProfileService.record).
     data = await services.profiles.record(principal, body)
