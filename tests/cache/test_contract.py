@@ -104,6 +104,24 @@ class CacheContract(BackendContract):
         assert cache.get("u1", make_request("u1", limit=10), "bundle-8:cfg-1a2b") is None
         assert cache.get("u1", make_request("u1", limit=10), DIGEST) is not None
 
+    def test_a_miss_then_a_fill_key_each_request_by_its_own_digest(
+        self, make_cache: CacheFactory
+    ) -> None:
+        # A miss and the fill that follows it are keyed once (the same request object); any
+        # other request, digest or user is keyed afresh.
+        cache = make_cache()
+        request = make_request("u1", limit=10)
+        assert cache.get("u1", request, DIGEST) is None
+        cache.set("u1", request, "bundle-8:cfg-1a2b", value_for("u1", "e8"), ["e8"])
+        cache.set("u1", request, DIGEST, value_for("u1", "e1"), ["e1"])
+        other = make_request("u1", limit=11)
+        cache.set("u1", other, DIGEST, value_for("u1", "e2"), ["e2"])
+        hit = cache.get("u1", request, DIGEST)
+        assert hit is not None and hit.value == value_for("u1", "e1")
+        newer = cache.get("u1", request, "bundle-8:cfg-1a2b")
+        assert newer is not None and newer.value == value_for("u1", "e8")
+        assert cache.get("u1", make_request("u1", limit=11), DIGEST).value == value_for("u1", "e2")
+
     def test_equivalent_requests_share_an_entry(self, make_cache: CacheFactory) -> None:
         cache = make_cache()
         self.put(cache, "u1", "e1", context=SF)

@@ -255,6 +255,7 @@ class RecommendationCache(_ClosedOnExit):
         self._store: RedisStore | None = None
         self._subscriber: InvalidationSubscriber | None = None
         self._writer: WriteBehind | None = None
+        self._last_key: tuple[RecommendationRequest, str, str, str] | None = None
         if redis_url is not None:
             client = redis.Redis.from_url(
                 redis_url,
@@ -300,7 +301,7 @@ class RecommendationCache(_ClosedOnExit):
             The value, its remaining TTL and the level it came from; ``None`` on a miss.
         """
         started = time.perf_counter()
-        result = self._lookup(user_id, entry_key(user_id, request, digest))
+        result = self._lookup(user_id, self._key(user_id, request, digest))
         outcome = result.level if result is not None else "miss"
         self._metrics.get_seconds.labels(outcome).observe(time.perf_counter() - started)
         return result
@@ -336,7 +337,7 @@ class RecommendationCache(_ClosedOnExit):
         started = time.perf_counter()
         if isinstance(event_ids, str):
             raise TypeError("event_ids must be a sequence of event ids, not one string")
-        key = entry_key(user_id, request, digest)
+        key = self._key(user_id, request, digest)
         payload = value if isinstance(value, bytes) else orjson.dumps(value)
         events = tuple(dict.fromkeys(event_ids))
         expires_at = self._clock() + self.config.ttl_seconds
@@ -509,6 +510,17 @@ class RecommendationCache(_ClosedOnExit):
             self._subscriber.stop()
         if self._store is not None:
             self._store.client.close()
+
+    def _key(self, user_id: str, request: RecommendationRequest, digest: str) -> str:
+        """:func:`~scenescout.cache.keys.entry_key`, computed once for a miss's ``get`` and
+        the ``set`` that follows it with the same request object (hashing the normalized
+        request is most of a key's cost). The request must not change in between."""
+        last = self._last_key
+        if last is not None and last[0] is request and last[1] == digest and last[2] == user_id:
+            return last[3]
+        key = entry_key(user_id, request, digest)
+        self._last_key = (request, digest, user_id, key)
+        return key
 
     def _lookup(self, user_id: str, key: str) -> CachedResult | None:
         local = self._local.get(key)
