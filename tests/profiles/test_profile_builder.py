@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from tests.profiles.profile_world import (
     DAY_SECONDS,
@@ -20,6 +21,7 @@ from scenescout.domain import InteractionType, UserPreferences
 from scenescout.frames import EventFrame
 from scenescout.geo import haversine_km_scalar
 from scenescout.profiles import InteractionWeights, ProfileConfig, UserProfileBuilder
+from scenescout.profiles.event_keys import event_keys, one_event_keys
 
 NOW = int(T0.timestamp())
 
@@ -128,6 +130,22 @@ def test_event_keys_venue_organizer_price_band_and_time_of_week_in_utc(
     }
     # Friday evening, Saturday late, Sunday day, Monday night; the permanent place has none.
     assert profile.time_of_week == {"5:2": 1.0, "6:3": 1.0, "7:1": 1.0, "1:0": 1.0}
+
+
+def test_one_event_keys_are_event_keys_of_that_row(world: EventFrame) -> None:
+    keys = event_keys(world, np.arange(len(world)))
+    for row in range(len(world)):
+        one = one_event_keys(world, row)
+        tags = keys.tag_codes[keys.tag_indptr[row] : keys.tag_indptr[row + 1]].tolist()
+        assert one.tags == [keys.tag_names[code] for code in tags]
+        assert (one.category, one.venue, one.organizer) == (
+            keys.category[row],
+            keys.venue[row],
+            keys.organizer[row],
+        )
+        assert (one.price_band, one.time_cell) == (keys.price_band[row], keys.time_cell[row])
+        assert (one.lat, one.lng) == (keys.lat[row], keys.lng[row])
+    assert {one_event_keys(world, row).time_cell for row in range(len(world))} >= {-1}
 
 
 def test_typical_distance_is_the_weighted_mean_over_positive_interactions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -11,7 +12,7 @@ from tests.profiles.profile_world import interaction, log_of, replay, trajectory
 from scenescout.domain import Interaction, InteractionType
 from scenescout.frames import EventFrame
 from scenescout.profiles import ProfileConfig, UserProfileBuilder
-from scenescout.profiles.divergence import jensen_shannon_rows
+from scenescout.profiles.divergence import jensen_shannon, jensen_shannon_rows
 
 
 def _daily_clicks(events_by_day: list[str]) -> list[Interaction]:
@@ -101,6 +102,15 @@ def test_jensen_shannon_is_a_bounded_symmetric_divergence(
     assert np.all((forward >= 0.0) & (forward <= 1.0))
     np.testing.assert_allclose(forward, jensen_shannon_rows(b, a), atol=1e-12)
     np.testing.assert_allclose(jensen_shannon_rows(a, 3.0 * a), 0.0, atol=1e-12)
+
+
+@given(distributions, st.data())
+def test_the_one_pair_divergence_is_the_row_divergence(a: np.ndarray, data: st.DataObject) -> None:
+    b = data.draw(arrays(np.float64, a.shape, elements=st.floats(-5.0, 50.0)))
+    rows = jensen_shannon_rows(a, b)
+    for row in range(a.shape[0]):
+        one = jensen_shannon(a[row].tolist(), b[row].tolist())
+        assert one == pytest.approx(float(rows[row]), abs=1e-12)
 
 
 def test_jensen_shannon_known_values() -> None:

@@ -36,12 +36,13 @@ from scenescout.domain import Interaction, UserPreferences
 from scenescout.frames import INTERACTION_TYPES, EventFrame, InteractionLog
 from scenescout.geo import haversine_km, haversine_km_scalar
 from scenescout.profiles.config import ProfileConfig
-from scenescout.profiles.divergence import jensen_shannon_rows
+from scenescout.profiles.divergence import jensen_shannon, jensen_shannon_rows
 from scenescout.profiles.event_keys import (
     PRICE_BAND_NAMES,
     SECONDS_PER_DAY,
     TIME_CELL_NAMES,
     event_keys,
+    one_event_keys,
 )
 from scenescout.profiles.profile import UserProfile
 from scenescout.profiles.similarity import Neighbours, similar_users
@@ -216,23 +217,21 @@ class UserProfileBuilder:
                     f"event must be the one-row frame of event {interaction.event_id!r}, "
                     f"got ids {event.ids.tolist()}"
                 )
-            keys = event_keys(event, np.zeros(1, dtype=np.int64))
-            category = event.categories.name(int(keys.category[0]))
+            keys = one_event_keys(event, 0)
+            category = event.categories.name(keys.category)
             _add(learned_categories, category, learned_weight)
             _add(recent_categories, category, recent_weight)
-            for code in keys.tag_codes.tolist():
-                _add(tags, keys.tag_names[code], learned_weight)
-            _add(venues, event.venues.name(int(keys.venue[0])), learned_weight)
-            _add(organizers, event.organizers.name(int(keys.organizer[0])), learned_weight)
-            _add(price_bands, PRICE_BAND_NAMES[int(keys.price_band[0])], learned_weight)
-            cell = int(keys.time_cell[0])
+            for tag in keys.tags:
+                _add(tags, tag, learned_weight)
+            _add(venues, event.venues.name(keys.venue), learned_weight)
+            _add(organizers, event.organizers.name(keys.organizer), learned_weight)
+            _add(price_bands, PRICE_BAND_NAMES[keys.price_band], learned_weight)
+            cell = keys.time_cell
             _add(time_of_week, TIME_CELL_NAMES[cell] if cell >= 0 else None, learned_weight)
             if weight > 0.0:
                 positive_weight += learned_weight
                 if profile.home is not None and learned_weight > 0.0:
-                    distance = haversine_km_scalar(
-                        *profile.home, float(keys.lat[0]), float(keys.lng[0])
-                    )
+                    distance = haversine_km_scalar(*profile.home, keys.lat, keys.lng)
                     mean = 0.0 if typical_distance_km is None else typical_distance_km
                     typical_distance_km = (mean * distance_weight + distance * learned_weight) / (
                         distance_weight + learned_weight
@@ -240,9 +239,13 @@ class UserProfileBuilder:
                     distance_weight += learned_weight
 
         names = sorted(recent_categories.keys() | learned_categories.keys())
-        changed = self._changed(
-            np.array([[recent_categories.get(name, 0.0) for name in names]]),
-            np.array([[learned_categories.get(name, 0.0) for name in names]]),
+        recent = [recent_categories.get(name, 0.0) for name in names]
+        learned = [learned_categories.get(name, 0.0) for name in names]
+        # One row of _changed, in Python floats.
+        recent_mass = math.fsum(x for x in recent if x > 0.0)
+        changed = (
+            jensen_shannon(recent, learned) > self.config.change_threshold
+            and recent_mass >= self.config.change_min_recent_weight
         )
         last_ts = (
             ts if profile.last_interaction_ts is None else max(ts, profile.last_interaction_ts)
@@ -261,7 +264,7 @@ class UserProfileBuilder:
             typical_distance_km=typical_distance_km,
             interaction_count=profile.interaction_count + 1,
             last_interaction_ts=last_ts,
-            preference_change_detected=bool(changed[0]),
+            preference_change_detected=changed,
         )
         return self._finish(updated, preferences)
 

@@ -7,6 +7,7 @@ agree on every key by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -93,4 +94,38 @@ def event_keys(events: EventFrame, rows: IntArray) -> EventKeys:
         tag_names=tags.names,
         lat=events.lat[rows].astype(np.float64),
         lng=events.lng[rows].astype(np.float64),
+    )
+
+
+class OneEventKeys(NamedTuple):
+    """:class:`EventKeys` of one event as Python values (code -1: none)."""
+
+    category: int
+    venue: int
+    organizer: int
+    price_band: int
+    time_cell: int
+    tags: list[str]
+    lat: float
+    lng: float
+
+
+def one_event_keys(events: EventFrame, row: int) -> OneEventKeys:
+    """The profile keys of one row of ``events``: what :func:`event_keys` gives for it,
+    without building arrays (an incremental update reads one event at a time)."""
+    start = int(events.start_ts[row])
+    if start <= NO_START_TS:
+        cell = -1
+    else:
+        weekday = (start // SECONDS_PER_DAY + _EPOCH_DAYS_AFTER_MONDAY) % 7
+        cell = int(_CELL_OF_HOUR_OF_WEEK[weekday * 24 + (start // 3600) % 24])
+    return OneEventKeys(
+        category=int(events.category[row]),
+        venue=int(events.venue[row]),
+        organizer=int(events.organizer[row]),
+        price_band=_PRICE_BAND_CODES[price_band(float(events.price_min[row]))],
+        time_cell=cell,
+        tags=list(events.tags[row]),
+        lat=float(events.lat[row]),
+        lng=float(events.lng[row]),
     )
