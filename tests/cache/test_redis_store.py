@@ -63,6 +63,19 @@ def test_another_instance_reads_l2_with_its_remaining_ttl(
     assert hit is not None and hit.level == "l2"
 
 
+def test_l2_reads_survive_a_flushed_script_cache(
+    make_l2_cache: CacheFactory, raw: redis.Redis
+) -> None:
+    # Reads are a script call: after Redis forgot its scripts (a restart, SCRIPT FLUSH),
+    # the next read loads it again instead of failing.
+    put(make_l2_cache(), "u1", "e1")
+    reader = make_l2_cache()
+    raw.script_flush()
+    hit = reader.get("u1", make_request("u1"), DIGEST)
+    assert hit is not None and hit.level == "l2" and hit.value == value_for("u1", "e1")
+    assert reader.get("u2", make_request("u2"), DIGEST) is None
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_an_l1_copy_of_an_l2_entry_is_indexed_by_its_events(
     strategy: str, make_l2_cache: CacheFactory

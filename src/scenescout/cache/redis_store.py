@@ -46,6 +46,11 @@ from scenescout.cache.write_behind import PendingPut
 InvalidationStrategy = Literal["pattern", "tag", "hybrid"]
 
 # KEYS[1]: the entry; KEYS[2..]: its tag sets. ARGV: payload, event ids (JSON), TTL seconds.
+_GET = """
+return {redis.call('HMGET', KEYS[1], 'v', 'e'), redis.call('PTTL', KEYS[1])}
+"""
+"""An entry's payload and events, and its remaining TTL in ms, read at one moment."""
+
 _PUT = """
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -105,6 +110,7 @@ class RedisStore:
         self.channel = channel
         self.scan_count = scan_count
         self._put = client.register_script(_PUT)
+        self._get = client.register_script(_GET)
 
     def ping(self) -> None:
         """Raise unless Redis answers."""
@@ -112,10 +118,8 @@ class RedisStore:
 
     def get(self, key: str) -> RemoteEntry | None:
         """The entry under ``key`` with its remaining TTL, or ``None``."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hmget(key, ["v", "e"])
-        pipe.pttl(key)
-        (payload, events), ttl_ms = pipe.execute()
+        # One script call (one command, atomic) rather than MULTI, HMGET, PTTL, EXEC.
+        (payload, events), ttl_ms = self._get(keys=[key])
         if payload is None:
             return None
         # -1 (no expiry) only happens if someone persisted the key by hand.
