@@ -39,13 +39,20 @@ ready: connections land on a worker by a hash of their port, so a worker still l
 missed 24 times in a row with probability 2**-24."""
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str) -> None:
-    """Poll ``/ready`` until both workers have trained (or the process died)."""
+def _wait_until_ready(process: subprocess.Popen[bytes], url: str, port: int) -> None:
+    """Poll ``/ready`` until both workers have trained (or the process died).
+
+    Each worker listens on a socket of its own once it starts: until both do, every
+    connection reaches the first, so answers only count once two sockets listen (on Linux,
+    where ``/proc/net`` tells)."""
     give_up = time.monotonic() + START_TIMEOUT_SECONDS
     in_a_row = 0
     while time.monotonic() < give_up:
         if process.poll() is not None:
             raise RuntimeError(f"scenescout serve exited with {process.returncode}")
+        if sys.platform.startswith("linux") and _listening_sockets(port) < 2:
+            time.sleep(0.2)  # polling for start-up, not timing anything
+            continue
         try:
             with httpx.Client(base_url=url, timeout=5.0) as client:  # a new connection
                 ready = client.get("/ready").status_code == 200
@@ -83,7 +90,7 @@ def other_process(database_url: str, redis_url: str, tmp_path: Path) -> Iterator
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(process, url)
+        _wait_until_ready(process, url, port)
         with httpx.Client(base_url=url, headers=SERVICE, timeout=30.0) as client:
             yield client
     finally:
