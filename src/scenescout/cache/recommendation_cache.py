@@ -317,7 +317,8 @@ class RecommendationCache(_ClosedOnExit):
         """Cache ``value`` for ``request`` under ``digest``, in L1 and L2, for the config TTL.
 
         L1 holds it on return; the L2 write is queued for the writer thread (see
-        :meth:`flush`).
+        :meth:`flush`). The key a :meth:`get` just computed for the same request object is
+        reused: do not change a request between its ``get`` and its ``set``.
 
         Parameters
         ----------
