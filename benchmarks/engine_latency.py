@@ -11,7 +11,8 @@ how many of them are scored.
     .venv/bin/python benchmarks/engine_latency.py --profile 300   # cProfile of 300 requests
 
 It also times one full garbage collection with the engine loaded (the stall a serving
-process avoids by freezing the engine's objects, see ``api.context.EngineSlot``).
+process avoids by freezing the engine's objects, see ``api.context.EngineSlot``). Requests
+run with BLAS on one thread, as in a serving process.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from scenescout.api.context import SERVING_BLAS_THREADS
 from scenescout.catalog import CatalogSnapshot
 from scenescout.datasets import WorldConfig, generate_world
 from scenescout.domain.recommendation import (
@@ -99,6 +102,9 @@ def main() -> None:
         "a server freezes them out of collections, as this run does next)"
     )
     gc.freeze()
+    # As a serving process does (api.context.EngineSlot.load): BLAS on one thread, so the
+    # few small solves and products of scoring do not wake a second thread per call.
+    threadpool_limits(limits=SERVING_BLAS_THREADS, user_api="blas")
 
     rng = np.random.default_rng(args.seed)
     users = world.users.ids[rng.integers(0, len(world.users), args.warmup + args.requests)]
