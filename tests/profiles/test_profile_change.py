@@ -118,3 +118,18 @@ def test_jensen_shannon_known_values() -> None:
     nothing_to_compare = jensen_shannon_rows(np.array([[0.0, -1.0]]), np.array([[1.0, 0.0]]))
     np.testing.assert_allclose(disjoint, [1.0])
     np.testing.assert_allclose(nothing_to_compare, [0.0])
+
+
+@given(distributions, st.data(), st.floats(0.0, 0.5), st.floats(0.0, 30.0))
+def test_one_updates_change_test_is_the_batch_one(
+    a: np.ndarray, data: st.DataObject, threshold: float, min_recent: float
+) -> None:
+    b = data.draw(arrays(np.float64, a.shape, elements=st.floats(-5.0, 50.0)))
+    builder = UserProfileBuilder(
+        ProfileConfig(change_threshold=threshold, change_min_recent_weight=min_recent)
+    )
+    rows = builder._changed(a, b)
+    for row in range(a.shape[0]):
+        divergence = float(jensen_shannon_rows(a[row : row + 1], b[row : row + 1])[0])
+        if abs(divergence - threshold) > 1e-9:  # the two sums round differently at the edge
+            assert builder._changed_one(a[row].tolist(), b[row].tolist()) == bool(rows[row])

@@ -239,13 +239,9 @@ class UserProfileBuilder:
                     distance_weight += learned_weight
 
         names = sorted(recent_categories.keys() | learned_categories.keys())
-        recent = [recent_categories.get(name, 0.0) for name in names]
-        learned = [learned_categories.get(name, 0.0) for name in names]
-        # One row of _changed, in Python floats.
-        recent_mass = math.fsum(x for x in recent if x > 0.0)
-        changed = (
-            jensen_shannon(recent, learned) > self.config.change_threshold
-            and recent_mass >= self.config.change_min_recent_weight
+        changed = self._changed_one(
+            [recent_categories.get(name, 0.0) for name in names],
+            [learned_categories.get(name, 0.0) for name in names],
         )
         last_ts = (
             ts if profile.last_interaction_ts is None else max(ts, profile.last_interaction_ts)
@@ -357,6 +353,13 @@ class UserProfileBuilder:
         recent_mass = np.clip(recent, 0.0, None).sum(axis=1)
         divergence = jensen_shannon_rows(recent, learned)
         return (divergence > cfg.change_threshold) & (recent_mass >= cfg.change_min_recent_weight)
+
+    def _changed_one(self, recent: Sequence[float], learned: Sequence[float]) -> bool:
+        """:meth:`_changed` of one pair of category vectors, in Python floats (one update)."""
+        cfg = self.config
+        recent_mass = math.fsum(x for x in recent if x > 0.0)
+        divergence = jensen_shannon(recent, learned)
+        return divergence > cfg.change_threshold and recent_mass >= cfg.change_min_recent_weight
 
     def _interaction_weights(
         self, type_code: npt.NDArray[np.int8], given: npt.NDArray[np.float32]

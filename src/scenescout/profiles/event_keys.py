@@ -113,18 +113,12 @@ class OneEventKeys(NamedTuple):
 def one_event_keys(events: EventFrame, row: int) -> OneEventKeys:
     """The profile keys of one row of ``events``: what :func:`event_keys` gives for it,
     without building arrays (an incremental update reads one event at a time)."""
-    start = int(events.start_ts[row])
-    if start <= NO_START_TS:
-        cell = -1
-    else:
-        weekday = (start // SECONDS_PER_DAY + _EPOCH_DAYS_AFTER_MONDAY) % 7
-        cell = int(_CELL_OF_HOUR_OF_WEEK[weekday * 24 + (start // 3600) % 24])
     return OneEventKeys(
         category=int(events.category[row]),
         venue=int(events.venue[row]),
         organizer=int(events.organizer[row]),
         price_band=_PRICE_BAND_CODES[price_band(float(events.price_min[row]))],
-        time_cell=cell,
+        time_cell=int(time_cells(events.start_ts[row : row + 1])[0]),
         tags=list(events.tags[row]),
         lat=float(events.lat[row]),
         lng=float(events.lng[row]),
