@@ -85,7 +85,7 @@ def test_put_profile_stores_preferences_and_applies_them_at_once(
     assert "music" not in {_category(engine, item["event_id"]) for item in items}
 
 
-def test_an_interaction_is_stored_and_learned_before_it_is_acknowledged(
+def test_an_interaction_is_stored_before_it_is_acknowledged_and_learned_soon_after(
     app: FastAPI,
     client: TestClient,
     service: Headers,
@@ -106,8 +106,36 @@ def test_an_interaction_is_stored_and_learned_before_it_is_acknowledged(
     assert (data["created"], data["duplicates"]) == (1, 0)
     assert data["results"][0]["status"] == "created"
     assert store.interactions.list_for_user(user_id, limit=1)[0].event_id == event_id
-    assert engine.profiles[user_id].interaction_count == count_before + 1
     assert not is_cached(app, {"user_id": user_id})
+    assert app.state.services.context.coherence.learned(timeout=30)
+    assert engine.profiles[user_id].interaction_count == count_before + 1
+
+
+def test_the_answer_does_not_wait_for_learning_and_the_next_read_learns_first(
+    app: FastAPI,
+    client: TestClient,
+    service: Headers,
+    world: World,
+    engine: PersonalizationEngine,
+) -> None:
+    context = app.state.services.context
+    user_id = active_user(world)
+    event_id = upcoming_event_ids(engine)[1]
+    count_before = engine.profiles[user_id].interaction_count
+
+    # Learning takes the engine's write lock: held here, the learner thread cannot learn.
+    with context.write_lock:
+        response = client.post(PROFILE, json=_interaction(user_id, event_id), headers=service)
+        assert response.status_code == 200
+        assert engine.profiles[user_id].interaction_count == count_before
+        assert not context.coherence.learned(timeout=0.05)
+
+    # The read learns what is stored and not learned yet, whether or not the learner did.
+    profile = client.get(PROFILE, params={"user_id": user_id}, headers=service).json()["data"]
+
+    assert profile["profile"]["interaction_count"] == count_before + 1
+    assert context.coherence.learned(timeout=30)
+    assert engine.profiles[user_id].interaction_count == count_before + 1
 
 
 def test_a_batch_is_idempotent_by_key(
@@ -198,7 +226,7 @@ def test_requests_written_together_keep_their_own_outcomes(
 ) -> None:
     """One batch of the group commit (as concurrent requests form it): one request with an
     unknown event fails alone, a key repeated across requests is a duplicate of the first,
-    and the others are stored and learned before any of them is answered."""
+    and the others are stored before any of them is answered, then learned."""
     profiles = app.state.services.profiles
     first_user = active_user(world)
     second_user = next(u for u in engine.profiles if u != first_user)
@@ -225,6 +253,7 @@ def test_requests_written_together_keep_their_own_outcomes(
     assert second.result[0][1] is True
     assert second.result[1] == (first.result[0][0], False)  # the first request's row
     assert store.interactions.count() == stored_before + 2
+    assert app.state.services.context.coherence.learned(timeout=30)
     assert engine.profiles[first_user].interaction_count == counts_before[first_user] + 1
     assert engine.profiles[second_user].interaction_count == counts_before[second_user] + 1
 
@@ -255,4 +284,5 @@ def test_when_a_batch_write_fails_each_request_is_written_alone(
 
     assert good.result is not None and good.result[0][1] is True
     assert isinstance(bad.error, RuntimeError)
+    assert app.state.services.context.coherence.learned(timeout=30)
     assert engine.profiles[user_id].interaction_count == count_before + 1

@@ -197,3 +197,59 @@ class TestBulkInsert:
             "users", ["id", "home_lat", "home_lng", "created_at"], [("h1", 1.5, 2.5, T0)]
         )
         assert Store(db).users.get("h1") == make_user("h1", home_lat=1.5, home_lng=2.5)
+
+
+class TestReading:
+    """``Database.reading``: reads without a transaction of their own, on a pooled
+    connection that transactions reuse afterwards."""
+
+    @staticmethod
+    def _one_connection(db: Database) -> Database:
+        """The same database behind a pool of exactly one connection."""
+        return Database.from_url(
+            db.engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
+        )
+
+    @pytest.mark.postgres
+    def test_postgres_reads_see_what_was_committed_before_each_statement(
+        self, postgres_db: Database
+    ) -> None:
+        db = postgres_db
+        store = Store(db)
+        store.users.upsert([make_user("alice")])
+        with db.reading() as reader:
+            first = reader.scalars(sa.select(schema.users.c.id)).all()
+            store.users.upsert([make_user("bob")])  # committed by another connection
+            second = reader.scalars(sa.select(schema.users.c.id).order_by("id")).all()
+
+        assert first == ["alice"]
+        assert second == ["alice", "bob"]
+
+    def test_a_transaction_on_the_same_connection_afterwards_still_rolls_back(
+        self, db: Database
+    ) -> None:
+        single = self._one_connection(db)
+        try:
+            with single.reading() as reader:
+                reader.scalars(sa.select(schema.users.c.id)).all()
+            with pytest.raises(RuntimeError), single.transaction() as connection:
+                connection.execute(sa.insert(schema.users).values(id="carol", created_at=T0))
+                raise RuntimeError("abandon the transaction")
+            with single.reading() as reader:
+                left = reader.scalars(sa.select(schema.users.c.id)).all()
+        finally:
+            single.dispose()
+
+        assert left == []
+
+    @pytest.mark.postgres
+    def test_postgres_reads_run_in_autocommit(self, postgres_db: Database) -> None:
+        with postgres_db.reading() as reader:
+            reader.scalars(sa.select(schema.users.c.id)).all()
+            dbapi = reader.connection.dbapi_connection
+            assert dbapi is not None and dbapi.autocommit is True
+            # No transaction is left open on the server between statements.
+            assert dbapi.info.transaction_status.name == "IDLE"
+        with postgres_db.transaction() as connection:
+            dbapi = connection.connection.dbapi_connection
+            assert dbapi is not None and dbapi.autocommit is False

@@ -151,6 +151,7 @@ def create_app(
             yield
         finally:
             app.state.services.profiles.close()
+            context.coherence.close()
             context.logs.close()
             if board is not None:
                 board.close()

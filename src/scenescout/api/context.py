@@ -6,7 +6,9 @@ import gc
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -132,7 +134,14 @@ class EngineSlot:
 
 
 class Coherence:
-    """What keeps this process's engine and L1 cache in step with the other processes.
+    """What keeps this process's engine and L1 cache in step with its own writes and with
+    the other processes.
+
+    Interactions are learned after they are acknowledged, not before: a request stores
+    them, tells every process (:meth:`interactions_stored`) and is answered; a learner
+    thread then learns them. Every read of a user's state calls :meth:`sync` first, which
+    learns what is stored and not learned yet for that user, so nobody is ever answered
+    from a state that misses an acknowledged interaction.
 
     With a :class:`~scenescout.cache.versions.VersionBoard` (Redis configured), each
     request reads the catalog's and its user's change counters, and learns what another
@@ -153,13 +162,19 @@ class Coherence:
         self._write_lock = write_lock
         self._seen_catalog: int | None = None
         self._seen_profile: dict[str, int] = {}
+        # Per user, the highest interaction id this process stored and may not have learned.
+        self._stored: dict[str, int] = {}
+        self._stored_lock = threading.Lock()
+        self._learner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenescout-learn")
+        self._learning: Future[None] | None = None
 
     def follow(self, follower: StoreFollower) -> None:
         """Start following the database with ``follower`` (once the engine is loaded)."""
         self.follower = follower
 
     def sync(self, user_id: str) -> str:
-        """Catch up with other processes' writes that concern ``user_id``'s request.
+        """Catch up with the writes, this process's or others', that concern
+        ``user_id``'s request.
 
         Returns
         -------
@@ -167,13 +182,20 @@ class Coherence:
             The part of the cache digest the shared counters give ("" without them).
         """
         board, follower = self.board, self.follower
-        if board is None or follower is None:
+        if follower is None:
             return ""
-        versions = board.read(user_id)
+        stored_here = self._stored.get(user_id, 0)
+        versions = None if board is None else board.read(user_id)
         if versions is None:
-            return "local"
+            if stored_here > follower.learned_through(user_id):
+                rows = follower.read_users([user_id])
+                with self._write_lock:
+                    follower.learn_read(rows)
+            return "" if board is None else "local"
         stale_events = versions.catalog != self._seen_catalog
-        stale_interactions = versions.interactions_through > follower.learned_through(user_id)
+        stale_interactions = max(versions.interactions_through, stored_here) > (
+            follower.learned_through(user_id)
+        )
         stale_profile = versions.profile != self._seen_profile.get(user_id, 0)
         if stale_events or stale_interactions or stale_profile:
             # The user's new interactions are read before taking the lock (see learn_read).
@@ -190,17 +212,75 @@ class Coherence:
                     self._seen_profile[user_id] = versions.profile
         return versions.digest
 
-    def interactions_stored(self, user_ids: Collection[str]) -> None:
-        """Learn the interactions this process just stored for ``user_ids`` (with any
-        another process stored for them) and tell the other processes."""
-        follower = self.follower
-        if follower is None:
+    def interactions_stored(self, through: Mapping[str, int]) -> None:
+        """This process just stored interactions, up to ``through[user]`` per user: tell the
+        other processes, and have them learned here soon (before any read of those users'
+        state, see :meth:`sync`). Call before acknowledging them."""
+        if self.follower is None or not through:
             return
-        rows = follower.read_users(user_ids)  # outside the lock: a database round trip
-        with self._write_lock:
-            through = follower.learn_read(rows)
-        if self.board is not None and through:
-            self.board.interactions_stored(through)
+        with self._stored_lock:
+            for user_id, interaction_id in through.items():
+                if interaction_id > self._stored.get(user_id, 0):
+                    self._stored[user_id] = interaction_id
+            if self._learning is None:
+                self._learning = self._learner.submit(self._learn_stored)
+        if self.board is not None:
+            self.board.interactions_stored(dict(through))
+
+    def learned(self, timeout: float | None = None) -> bool:
+        """Wait until every interaction this process stored so far is learned.
+
+        Returns
+        -------
+        bool
+            ``False`` when ``timeout`` seconds passed first.
+        """
+        with self._stored_lock:
+            learning = self._learning
+        if learning is None:
+            return True
+        try:
+            learning.result(timeout)
+        except FutureTimeout:
+            return False
+        return self.learned(timeout)
+
+    def close(self) -> None:
+        """Learn what is stored and not learned yet, then stop the learner thread."""
+        self._learner.shutdown(wait=True)
+
+    def _learn_stored(self) -> None:
+        """On the learner thread: learn every user's stored interactions not learned yet,
+        in batches (the requests stored meanwhile are learned together in the next)."""
+        follower = self.follower
+        assert follower is not None
+        while True:
+            with self._stored_lock:
+                pending = {
+                    user_id: through
+                    for user_id, through in self._stored.items()
+                    if through > follower.learned_through(user_id)
+                }
+                if not pending:
+                    self._stored.clear()
+                    self._learning = None
+                    return
+            try:
+                # Read under the lock: an erasure cannot come between the read and the
+                # learning and leave the erased user's state behind.
+                with self._write_lock:
+                    follower.learn_read(follower.read_users(list(pending)))
+            except Exception:
+                # The rows are durable: they are learned by the next sync() of their users,
+                # or by the next start.
+                logger.exception("learning %d users' new interactions failed", len(pending))
+                with self._stored_lock:
+                    for user_id in pending:
+                        self._stored.pop(user_id, None)
+            with self._stored_lock:
+                for user_id, through in pending.items():
+                    if self._stored.get(user_id) == through:
+                        del self._stored[user_id]
 
     def profile_changed(self, user_id: str) -> None:
         """This process changed a user's preferences, home or existence."""
@@ -212,6 +292,8 @@ class Coherence:
         if self.follower is not None:
             self.follower.forget(user_id)
         self._seen_profile.pop(user_id, None)
+        with self._stored_lock:
+            self._stored.pop(user_id, None)
         if self.board is not None:
             self.board.user_erased(user_id)
 

@@ -1,8 +1,8 @@
 """Group commit: requests that arrive while one batch is being written are written together.
 
 Each interaction request must be durable before it is answered, and one request's write (a
-transaction with its commit, then learning, invalidation and a change counter) costs about
-the same for one interaction as for fifty. :class:`GroupCommit` runs the writes on one writer
+transaction with its commit, then invalidation and a change counter) costs about the same
+for one interaction as for fifty. :class:`GroupCommit` runs the writes on one writer
 thread, one batch at a time: a request that arrives while a batch is being written queues,
 and the next batch takes everything queued. Nobody waits on a timer: a lone request is
 written at once, and batches grow only when requests queue up behind a write in progress.

@@ -172,6 +172,7 @@ class ProfileService(_Service):
         self._user_row(user_id)
         with self.context.reading_for(principal, user_id) as connection:
             preferences = stored_preferences(connection, user_id)
+        self.context.coherence.sync(user_id)  # learn what is stored and not learned yet
         profile = engine.profiles.get(user_id) or UserProfile(user_id=user_id)
         return ProfileData(
             user_id=user_id, preferences=preferences, profile=ProfileView.from_profile(profile)
@@ -197,13 +198,15 @@ class ProfileService(_Service):
     async def record(
         self, principal: Principal, body: Interaction | InteractionBatch
     ) -> InteractionsData:
-        """Store all interactions in one transaction, then learn from them in order.
+        """Store all interactions in one transaction; they are learned in order.
 
         Every user and event is checked before anything is stored, so a request with an
         unknown one stores nothing. The interactions are durable before the response; a
         repeated idempotency key (even within the request) is a ``duplicate`` and is not
-        learned twice. The users' cached lists are invalidated, and other serving
-        processes learn the interactions before they next answer for these users.
+        learned twice. The users' cached lists are invalidated. Learning happens just
+        after the answer, on a learner thread; every process, this one included, learns a
+        user's acknowledged interactions before it next reads that user's state
+        (:meth:`~scenescout.api.context.Coherence.sync`).
 
         Concurrent requests are written together (:mod:`scenescout.api.group_commit`): one
         reference check, one transaction and one learning step for the batch, on the
@@ -238,6 +241,24 @@ class ProfileService(_Service):
     ) -> None:
         """Check, store, learn and invalidate for several requests at once (see
         :meth:`record`); a request whose write fails fails alone."""
+        try:
+            # Usually every user and event exists: store the batch in one transaction and
+            # let the foreign keys object (nothing is stored then), rather than ask first.
+            stored = self.context.store.interactions.add_many(
+                [i for pending in batch for i in pending.request]
+            )
+        except Exception:
+            # An unknown reference, or a failed write: check first, then store what is
+            # valid, request by request if the batch fails again.
+            self._record_checked(batch)
+            return
+        self._finish(batch, _split(stored, batch))
+
+    def _record_checked(
+        self, batch: Sequence[Pending[list[Interaction], list[tuple[int, bool]]]]
+    ) -> None:
+        """:meth:`_record_batch` when the batch's write failed: requests that refer to an
+        unknown user or event fail with a 404 or 422, the others are stored."""
         context = self.context
         engine = context.engines.get()
         missing = self._missing_references(engine, [i for p in batch for i in p.request])
@@ -259,19 +280,28 @@ class ProfileService(_Service):
                 raise
             outcomes = [self._store_alone(pending.request) for pending in accepted]
         else:
-            outcomes, start = [], 0
-            for pending in accepted:
-                outcomes.append(stored[start : start + len(pending.request)])
-                start += len(pending.request)
-        written = [
-            (pending, outcome)
-            for pending, outcome in zip(accepted, outcomes, strict=True)
-            if not isinstance(outcome, BaseException)
-        ]
-        users = list(dict.fromkeys(i.user_id for pending, _ in written for i in pending.request))
-        if users:
-            context.coherence.interactions_stored(users)
-            context.cache.invalidate_users(users)
+            outcomes = list(_split(stored, accepted))
+        self._finish(accepted, outcomes)
+
+    def _finish(
+        self,
+        accepted: Sequence[Pending[list[Interaction], list[tuple[int, bool]]]],
+        outcomes: Sequence[list[tuple[int, bool]] | BaseException],
+    ) -> None:
+        """Tell every process about the stored interactions (they learn them before they
+        next answer for their users), invalidate the users' cached lists, then settle every
+        request with its outcome."""
+        context = self.context
+        through: dict[str, int] = {}
+        for pending, outcome in zip(accepted, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                continue
+            for interaction, (interaction_id, _) in zip(pending.request, outcome, strict=True):
+                user_id = interaction.user_id
+                through[user_id] = max(through.get(user_id, 0), interaction_id)
+        if through:
+            context.coherence.interactions_stored(through)
+            context.cache.invalidate_users(list(through))
         for pending, outcome in zip(accepted, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 pending.fail(outcome)
@@ -319,6 +349,18 @@ class ProfileService(_Service):
                 "stored events (create them with POST /api/events)",
                 {"missing_events": missing_events},
             )
+
+
+def _split(
+    stored: list[tuple[int, bool]],
+    batch: Sequence[Pending[list[Interaction], list[tuple[int, bool]]]],
+) -> list[list[tuple[int, bool]]]:
+    """The outcomes of one write of a batch, split back into its requests."""
+    outcomes, start = [], 0
+    for pending in batch:
+        outcomes.append(stored[start : start + len(pending.request)])
+        start += len(pending.request)
+    return outcomes
 
 
 class EventService(_Service):
@@ -445,6 +487,7 @@ class UserService(_Service):
         interactions = records.pop("user_interactions")
         stored = records["user_preferences"]
         preferences = UserPreferences.model_validate(stored[0]["preferences"] if stored else {})
+        context.coherence.sync(user_id)  # learn what is stored and not learned yet
         profile = engine.profiles.get(user_id)
         return UserExport(
             user=User.model_validate({**row, "preferences": preferences}),

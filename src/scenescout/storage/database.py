@@ -63,6 +63,12 @@ class Database:
                 f"unsupported database dialect {engine.dialect.name!r}; use {SUPPORTED_URLS}"
             )
         self.engine = engine
+        # Same pool; a connection checked out through it runs each statement on its own.
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
 
     @classmethod
     def from_url(cls, url: str = DEFAULT_DATABASE_URL, **engine_options: Any) -> Database:
@@ -141,6 +147,17 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A connection for reads only.
+
+        On PostgreSQL it runs outside a transaction (autocommit): each statement sees what
+        was committed when it started, as it would in a READ COMMITTED transaction, without
+        the ``BEGIN`` and ``ROLLBACK`` round trips of :meth:`sqlalchemy.engine.Engine.connect`.
+        Statements that must see one snapshot together, or that write, need
+        :meth:`transaction`. On SQLite, a plain connection.
+        """
+        return self._reader.connect()
 
     def transaction(self, *, immediate: bool = False) -> AbstractContextManager[Connection]:
         """A connection inside a transaction, committed on success, rolled back on error.

@@ -868,7 +868,7 @@ class SqlInteractionRepository:
         )
         if user_ids is not None:
             statement = statement.where(table.c.user_id.in_(sorted(user_ids)))
-        with self.db.engine.connect() as connection:
+        with self.db.reading() as connection:
             rows = connection.execute(statement).all()
         return [StoredInteraction(int(row[0]), _interaction(row[1:])) for row in rows]
 
