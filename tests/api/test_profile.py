@@ -138,6 +138,43 @@ def test_the_answer_does_not_wait_for_learning_and_the_next_read_learns_first(
     assert engine.profiles[user_id].interaction_count == count_before + 1
 
 
+def test_when_learning_fails_the_interaction_stays_pending_for_the_next_read(
+    app: FastAPI,
+    client: TestClient,
+    service: Headers,
+    world: World,
+    engine: PersonalizationEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    coherence = app.state.services.context.coherence
+    follower = coherence.follower
+    real_learn_read = follower.learn_read
+    calls: list[int] = []
+
+    def learn_read_failing_once(rows: Any) -> dict[str, int]:
+        calls.append(len(rows))
+        if len(calls) == 1:
+            raise RuntimeError("the learner broke")
+        return real_learn_read(rows)
+
+    monkeypatch.setattr(follower, "learn_read", learn_read_failing_once)
+    user_id = active_user(world)
+    count_before = engine.profiles[user_id].interaction_count
+
+    response = client.post(
+        PROFILE, json=_interaction(user_id, upcoming_event_ids(engine)[2]), headers=service
+    )
+
+    assert response.status_code == 200
+    assert coherence.learned(timeout=30)
+    assert "the learner broke" in caplog.text
+    assert engine.profiles[user_id].interaction_count == count_before
+    profile = client.get(PROFILE, params={"user_id": user_id}, headers=service).json()["data"]
+    assert profile["profile"]["interaction_count"] == count_before + 1
+    assert len(calls) == 2
+
+
 def test_a_batch_is_idempotent_by_key(
     client: TestClient, service: Headers, world: World, store: Store, engine: PersonalizationEngine
 ) -> None:

@@ -271,12 +271,12 @@ class Coherence:
                 with self._write_lock:
                     follower.learn_read(follower.read_users(list(pending)))
             except Exception:
-                # The rows are durable: they are learned by the next sync() of their users,
-                # or by the next start.
+                # The rows are durable and stay pending: the users' next reads (sync) learn
+                # them, and so does this thread when the next interaction wakes it.
                 logger.exception("learning %d users' new interactions failed", len(pending))
                 with self._stored_lock:
-                    for user_id in pending:
-                        self._stored.pop(user_id, None)
+                    self._learning = None
+                return
             with self._stored_lock:
                 for user_id, through in pending.items():
                     if self._stored.get(user_id) == through:

@@ -200,16 +200,15 @@ class ProfileService(_Service):
     ) -> InteractionsData:
         """Store all interactions in one transaction; they are learned in order.
 
-        Every user and event is checked before anything is stored, so a request with an
-        unknown one stores nothing. The interactions are durable before the response; a
-        repeated idempotency key (even within the request) is a ``duplicate`` and is not
-        learned twice. The users' cached lists are invalidated. Learning happens just
-        after the answer, on a learner thread; every process, this one included, learns a
-        user's acknowledged interactions before it next reads that user's state
-        (:meth:`~scenescout.api.context.Coherence.sync`).
+        A request that refers to an unknown user or event stores nothing (404 or 422).
+        The interactions are durable before the response; a repeated idempotency key (even
+        within the request) is a ``duplicate`` and is not learned twice. The users' cached
+        lists are invalidated. Learning happens just after the answer, on a learner thread;
+        every process, this one included, learns a user's acknowledged interactions before
+        it next reads that user's state (:meth:`~scenescout.api.context.Coherence.sync`).
 
         Concurrent requests are written together (:mod:`scenescout.api.group_commit`): one
-        reference check, one transaction and one learning step for the batch, on the
+        transaction, one counter update and one invalidation for the batch, on the
         service's writer thread, each request still answered with its own outcome (or its
         own error). Call on the event loop.
         """
@@ -239,7 +238,7 @@ class ProfileService(_Service):
     def _record_batch(
         self, batch: Sequence[Pending[list[Interaction], list[tuple[int, bool]]]]
     ) -> None:
-        """Check, store, learn and invalidate for several requests at once (see
+        """Store, announce and invalidate for several requests at once (see
         :meth:`record`); a request whose write fails fails alone."""
         try:
             # Usually every user and event exists: store the batch in one transaction and
