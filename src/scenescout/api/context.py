@@ -184,32 +184,32 @@ class Coherence:
         board, follower = self.board, self.follower
         if follower is None:
             return ""
-        stored_here = self._stored.get(user_id, 0)
+        # Without the shared counters (no Redis, or Redis down) only this process's own
+        # writes are known: its stored interactions, nothing of events or profiles.
         versions = None if board is None else board.read(user_id)
-        if versions is None:
-            if stored_here > follower.learned_through(user_id):
-                rows = follower.read_users([user_id])
-                with self._write_lock:
-                    follower.learn_read(rows)
-            return "" if board is None else "local"
-        stale_events = versions.catalog != self._seen_catalog
-        stale_interactions = max(versions.interactions_through, stored_here) > (
-            follower.learned_through(user_id)
+        stored = self._stored.get(user_id, 0)
+        if versions is not None:
+            stored = max(stored, versions.interactions_through)
+        stale_interactions = stored > follower.learned_through(user_id)
+        stale_events = versions is not None and versions.catalog != self._seen_catalog
+        stale_profile = versions is not None and versions.profile != self._seen_profile.get(
+            user_id, 0
         )
-        stale_profile = versions.profile != self._seen_profile.get(user_id, 0)
         if stale_events or stale_interactions or stale_profile:
             # The user's new interactions are read before taking the lock (see learn_read).
             rows = follower.read_users([user_id]) if stale_interactions else []
             with self._write_lock:
-                if stale_events:
+                if versions is not None and stale_events:  # first: rows may name new events
                     follower.catch_up_events()
                     self._seen_catalog = versions.catalog
                 if rows:
                     follower.learn_read(rows)
-                if stale_profile:
+                if versions is not None and stale_profile:
                     if follower.reload_user(user_id) is None:
                         forget_user(follower.engine, user_id)
                     self._seen_profile[user_id] = versions.profile
+        if versions is None:
+            return "" if board is None else "local"
         return versions.digest
 
     def interactions_stored(self, through: Mapping[str, int]) -> None:
